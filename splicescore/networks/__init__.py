@@ -1,0 +1,1 @@
+"""Plain ``nn.Module`` ports of the published networks (eval-mode forward only)."""
