@@ -1,0 +1,284 @@
+"""Gene annotation: one transcript per gene, indexed by interval for point look-ups.
+
+Sources:
+
+* a SpliceAI gene table (the GENCODE V24 canonical tables ``grch37.txt``/``grch38.txt`` shipped in
+  the ``spliceai`` 1.3.1 package, or any file in that format): tab-separated columns
+  ``#NAME CHROM STRAND TX_START TX_END EXON_START EXON_END``, where ``TX_START`` and the
+  comma-separated ``EXON_START`` values are 0-based and ``TX_END``/``EXON_END`` are 1-based inclusive
+  ends (SpliceAI adds 1 to the starts when it loads them);
+* a GTF or GFF3 file (optionally gzipped). One transcript is kept per gene: with ``auto`` the one
+  tagged ``MANE_Select``, else ``Ensembl_canonical`` (GENCODE/Ensembl tags), else the longest
+  (most exonic bases, then the widest span, then the first in the file). ``longest`` ignores tags;
+  a file of transcript IDs keeps exactly those.
+
+Coordinates are held 1-based inclusive (``tx_start1``..``tx_end1``). Genes keep the order of the
+source (table row / first appearance), which is the order SpliceAI writes overlapping genes in.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from ncls import NCLS
+
+from splicescore.errors import InputError
+from splicescore.genome import ContigResolver
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """One gene's chosen transcript (1-based inclusive coordinates)."""
+
+    gene: str
+    chrom: str
+    strand: str
+    tx_start1: int
+    tx_end1: int
+    exon_starts1: tuple[int, ...]
+    exon_ends1: tuple[int, ...]
+    transcript_id: str = ""
+    order: int = 0
+
+    @property
+    def exon_boundaries1(self) -> np.ndarray:
+        """Sorted unique exon starts and ends (SpliceAI's "annotated splice sites", incl. the
+        transcript's own first and last base)."""
+        return np.union1d(np.asarray(self.exon_starts1), np.asarray(self.exon_ends1))
+
+    def nearest_boundary_offset(self, pos1: int) -> int:
+        """Signed distance from ``pos1`` to the closest exon boundary (SpliceAI's ``dist_exon_bdry``:
+        ``min(boundaries - pos, key=abs)``, the first such on ties)."""
+        d = self.exon_boundaries1 - pos1
+        return int(d[np.argmin(np.abs(d))])
+
+
+class GeneIndex:
+    """Transcripts indexed per contig with a nested containment list (``ncls``)."""
+
+    def __init__(self, transcripts: list[Transcript], source: str):
+        self.source = source
+        self.transcripts = sorted(transcripts, key=lambda t: t.order)
+        by_chrom: dict[str, list[int]] = defaultdict(list)
+        for i, t in enumerate(self.transcripts):
+            by_chrom[t.chrom].append(i)
+        self._index = {}
+        for chrom, ids in by_chrom.items():
+            ids_arr = np.asarray(ids, dtype=np.int64)
+            starts = np.asarray([self.transcripts[i].tx_start1 for i in ids], dtype=np.int64)
+            ends = np.asarray([self.transcripts[i].tx_end1 + 1 for i in ids], dtype=np.int64)
+            self._index[chrom] = NCLS(starts, ends, ids_arr)
+        self.resolve = ContigResolver(self._index)
+
+    @property
+    def contigs(self) -> list[str]:
+        return list(self._index)
+
+    def __len__(self) -> int:
+        return len(self.transcripts)
+
+    def at(self, chrom: str, pos1: int) -> list[Transcript]:
+        """Transcripts with ``tx_start1 <= pos1 <= tx_end1`` on ``chrom`` (any naming), in source order."""
+        name = self.resolve(chrom)
+        if name is None:
+            return []
+        hits = sorted(h[2] for h in self._index[name].find_overlap(pos1, pos1 + 1))
+        return [self.transcripts[i] for i in hits]
+
+    def by_name(self, gene: str) -> list[Transcript]:
+        return [t for t in self.transcripts if t.gene == gene]
+
+
+def _open_text(path: Path):
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt")
+    return open(path, "rt")
+
+
+def load_spliceai_table(path: str | Path) -> GeneIndex:
+    """Load a SpliceAI-format gene table (see module docstring)."""
+    path = Path(path)
+    transcripts = []
+    try:
+        with _open_text(path) as fh:
+            header = fh.readline().rstrip("\n").split("\t")
+            expected = ["#NAME", "CHROM", "STRAND", "TX_START", "TX_END", "EXON_START", "EXON_END"]
+            if header[:7] != expected:
+                raise InputError(f"not a SpliceAI gene table: header must be {' '.join(expected)}", str(path), 1)
+            for lineno, line in enumerate(fh, start=2):
+                if not line.strip():
+                    continue
+                f = line.rstrip("\n").split("\t")
+                try:
+                    name, chrom, strand, tx_start0, tx_end, exon_starts0, exon_ends = f[:7]
+                    starts = tuple(int(x) + 1 for x in exon_starts0.split(",") if x)
+                    ends = tuple(int(x) for x in exon_ends.split(",") if x)
+                    t = Transcript(name, chrom, strand, int(tx_start0) + 1, int(tx_end), starts, ends, "", lineno)
+                except ValueError as exc:
+                    raise InputError(f"malformed gene table row ({exc})", str(path), lineno) from exc
+                if strand not in "+-" or len(strand) != 1 or len(starts) != len(ends) or not starts:
+                    raise InputError("malformed gene table row (strand or exon lists)", str(path), lineno)
+                transcripts.append(t)
+    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
+        raise InputError(f"cannot read gene table: {exc}", str(path)) from exc
+    if not transcripts:
+        raise InputError("gene table holds no genes", str(path))
+    return GeneIndex(transcripts, str(path))
+
+
+_GTF_ATTR = re.compile(r'\s*([^\s;]+)\s+"?([^";]*)"?\s*;?')
+
+
+def _gtf_attributes(text: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for key, value in _GTF_ATTR.findall(text):
+        out[key].append(value)
+    return out
+
+
+def _gff3_attributes(text: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for item in text.strip().strip(";").split(";"):
+        if "=" in item:
+            key, value = item.split("=", 1)
+            out[key.strip()].extend(v for v in value.split(","))
+    return out
+
+
+def load_gtf(path: str | Path, transcripts: str = "auto") -> GeneIndex:
+    """Load a GTF or GFF3 (optionally gzipped) and keep one transcript per gene.
+
+    Parameters
+    ----------
+    path : str or Path
+    transcripts : str
+        ``auto`` (MANE_Select, else Ensembl_canonical, else longest), ``longest``, or the path of a
+        file with one transcript ID per line (only those are kept).
+    """
+    path = Path(path)
+    keep_ids: set[str] | None = None
+    if transcripts not in ("auto", "longest"):
+        try:
+            keep_ids = {line.split()[0] for line in Path(transcripts).read_text().splitlines() if line.strip()}
+        except OSError as exc:
+            raise InputError(f"cannot read transcript list: {exc}", transcripts) from exc
+
+    tx_info: dict[str, dict] = {}
+    exons: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    gene_names: dict[str, str] = {}
+    order = 0
+    try:
+        with _open_text(path) as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip() or line.startswith("#"):
+                    continue
+                f = line.rstrip("\n").split("\t")
+                if len(f) != 9:
+                    raise InputError(f"expected 9 tab-separated columns, found {len(f)}", str(path), lineno)
+                chrom, _, feature, start, end, _, strand, _, attr_text = f
+                gff3 = "=" in attr_text.split(";")[0] and '"' not in attr_text.split(";")[0]
+                attrs = _gff3_attributes(attr_text) if gff3 else _gtf_attributes(attr_text)
+                try:
+                    start1, end1 = int(start), int(end)
+                except ValueError as exc:
+                    raise InputError("non-numeric start/end", str(path), lineno) from exc
+                if feature == "gene":
+                    gid = (attrs.get("gene_id") or attrs.get("ID") or [""])[0]
+                    name = (attrs.get("gene_name") or attrs.get("Name") or attrs.get("gene") or [gid])[0]
+                    gene_names[gid] = name
+                    continue
+                if feature in ("transcript", "mRNA") or (gff3 and feature.endswith("_transcript")):
+                    tid = (attrs.get("transcript_id") or attrs.get("ID") or [""])[0]
+                    gid = (attrs.get("gene_id") or attrs.get("Parent") or [""])[0]
+                    name = (attrs.get("gene_name") or [gene_names.get(gid, gid)])[0]
+                    order += 1
+                    tx_info[tid] = dict(
+                        chrom=chrom, strand=strand, start1=start1, end1=end1, gene_id=gid, gene=name,
+                        tags=set(attrs.get("tag", [])), order=order,
+                    )
+                elif feature == "exon":
+                    parents = attrs.get("transcript_id") or attrs.get("Parent") or []
+                    for tid in parents:
+                        exons[tid].append((start1, end1))
+                        if tid not in tx_info and not gff3:
+                            gid = (attrs.get("gene_id") or [""])[0]
+                            order += 1
+                            tx_info[tid] = dict(
+                                chrom=chrom, strand=strand, start1=None, end1=None, gene_id=gid,
+                                gene=(attrs.get("gene_name") or [gid])[0], tags=set(attrs.get("tag", [])),
+                                order=order,
+                            )
+    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
+        raise InputError(f"cannot read annotation: {exc}", str(path)) from exc
+
+    by_gene: dict[str, list[Transcript]] = defaultdict(list)
+    tags: dict[str, set[str]] = {}
+    for tid, info in tx_info.items():
+        ex = sorted(exons.get(tid, []))
+        if not ex or info["strand"] not in ("+", "-"):
+            continue
+        if keep_ids is not None and tid not in keep_ids and tid.split(":")[-1] not in keep_ids:
+            continue
+        gene = gene_names.get(info["gene_id"], info["gene"]) if info["gene"] == info["gene_id"] else info["gene"]
+        t = Transcript(
+            gene=gene.split(":")[-1] if gene.startswith("gene:") else gene,
+            chrom=info["chrom"],
+            strand=info["strand"],
+            tx_start1=info["start1"] if info["start1"] is not None else ex[0][0],
+            tx_end1=info["end1"] if info["end1"] is not None else max(e for _, e in ex),
+            exon_starts1=tuple(s for s, _ in ex),
+            exon_ends1=tuple(e for _, e in ex),
+            transcript_id=tid,
+            order=info["order"],
+        )
+        by_gene[info["gene_id"] or t.gene].append(t)
+        tags[tid] = info["tags"]
+
+    chosen = []
+    for candidates in by_gene.values():
+        chosen.append(min(candidates, key=lambda t: _rank(t, tags[t.transcript_id], transcripts)))
+    if not chosen:
+        raise InputError("annotation holds no transcripts with exons", str(path))
+    # Keep the gene's position in the file (its first transcript), whichever transcript is chosen.
+    first = {id(c): min(t.order for t in by_gene[k]) for k, c in zip(by_gene, chosen)}
+    chosen = [
+        Transcript(c.gene, c.chrom, c.strand, c.tx_start1, c.tx_end1, c.exon_starts1, c.exon_ends1,
+                   c.transcript_id, first[id(c)])
+        for c in chosen
+    ]
+    return GeneIndex(chosen, str(path))
+
+
+def _rank(t: Transcript, tags: set[str], mode: str):
+    exonic = sum(e - s + 1 for s, e in zip(t.exon_starts1, t.exon_ends1))
+    tagged = 0
+    if mode == "auto":
+        tagged = 0 if "MANE_Select" in tags else 1 if "Ensembl_canonical" in tags else 2
+    return (tagged, -exonic, -(t.tx_end1 - t.tx_start1), t.order)
+
+
+def load_annotation(spec: str, transcripts: str = "auto", builtin_dir: Path | None = None) -> GeneIndex:
+    """``grch37``/``grch38`` (the SpliceAI tables from the weights cache), a SpliceAI-format table,
+    or a GTF/GFF3 path."""
+    if spec in ("grch37", "grch38"):
+        if builtin_dir is None:
+            raise InputError(f"built-in annotation {spec} needs the SpliceAI package files")
+        return load_spliceai_table(builtin_dir / f"{spec}.txt")
+    path = Path(spec)
+    if not path.is_file():
+        raise InputError("annotation file not found (use grch37, grch38, a SpliceAI gene table or a GTF/GFF3)", spec)
+    try:
+        with _open_text(path) as fh:
+            first = fh.readline()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise InputError(f"cannot read annotation: {exc}", spec) from exc
+    if first.startswith("#NAME"):
+        return load_spliceai_table(path)
+    return load_gtf(path, transcripts)

@@ -1,0 +1,173 @@
+"""Command line: a thin layer over :mod:`splicescore.pipeline` and :mod:`splicescore.weights`.
+
+All errors become exit codes in one place, :func:`main` (see :mod:`splicescore.errors`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from splicescore import __version__
+from splicescore.errors import SpliceScoreError
+
+log = logging.getLogger("splicescore")
+
+EXAMPLES_VCF = """
+\b
+Examples:
+  splicescore vcf --model spliceai -i in.vcf.gz -r GRCh38.fa -a grch38 -o out.vcf.gz
+  bcftools view -r chr17 in.bcf | splicescore vcf -i - -r GRCh38.fa -a grch38 -o - | bgzip > out.vcf.gz
+  splicescore vcf -i in.vcf -r GRCh38.fa -a gencode.gtf.gz -D 500 -M 1 -o out.bcf --tsv scores.tsv
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="splicescore")
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
+    """Score variants with batched PyTorch ports of SpliceAI and other splicing models.
+
+    Same numbers as the official implementations, many variants at a time, CPU or GPU.
+    Model weights are converted once into a local cache ($SPLICESCORE_HOME,
+    default the user cache folder); see `splicescore weights --help`.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    logging.basicConfig(format="%(message)s", level=logging.ERROR if quiet else logging.INFO, stream=sys.stderr)
+
+
+@cli.command("vcf", epilog=EXAMPLES_VCF)
+@click.option("-i", "--input", "input_", required=True, help="Input VCF, VCF.gz or BCF; '-' for stdin.")
+@click.option("-o", "--output", required=True, help="Output VCF/VCF.gz/BCF (by extension or --output-type); '-' for stdout.")
+@click.option("-r", "--reference", required=True, type=click.Path(dir_okay=False),
+              help="Reference FASTA (plain, or bgzipped with .fai/.gzi; a missing .fai is built).")
+@click.option("-a", "--annotation", default="grch38", show_default=True,
+              help="grch37 / grch38 (SpliceAI's GENCODE V24 tables), a SpliceAI-format gene table, or a GTF/GFF3(.gz).")
+@click.option("-m", "--model", "models", default="spliceai", show_default=True,
+              help="Model(s) to run, comma-separated. Available: spliceai.")
+@click.option("-D", "--distance", default=50, show_default=True, type=click.IntRange(0, 4999),
+              help="Maximum distance between the variant and a gained/lost splice site.")
+@click.option("-M", "--mask", default=0, show_default=True, type=click.IntRange(0, 1),
+              help="Mask scores of gains at annotated and losses at unannotated sites (SpliceAI -M).")
+@click.option("--tsv", "tsv", default=None, help="Also write one TSV row per record x ALT x gene (unrounded scores).")
+@click.option("-O", "--output-type", type=click.Choice(["v", "z", "b", "u"]), default=None,
+              help="v: VCF, z: bgzipped VCF, b: BCF, u: uncompressed BCF [default: from the extension].")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1), help="Windows per forward pass.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--threads", default=None, type=click.IntRange(1), help="CPU threads for inference [default: torch's].")
+@click.option("--transcripts", default="auto", show_default=True,
+              help="GTF/GFF3 only: auto (MANE_Select, else Ensembl_canonical, else longest), longest, or a file of transcript IDs.")
+@click.option("--pad-ends", is_flag=True, help="Score variants near contig ends with N padding instead of skipping them.")
+def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, output_type, batch_size, device,
+            threads, transcripts, pad_ends):
+    """Annotate a VCF with splicing scores.
+
+    Every input record is written, in order. SpliceAI scores go in INFO/SpliceAI exactly as
+    SpliceAI 1.3.1 writes them (ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL);
+    alleles that could not be scored are listed in INFO/SPLICESCORE_SKIP as MODEL|ALLELE|REASON.
+    """
+    from splicescore.pipeline import RunConfig, run_vcf
+
+    cfg = RunConfig(
+        input=input_, output=output, reference=reference, annotation=annotation,
+        models=tuple(m.strip().lower() for m in models.split(",") if m.strip()),
+        distance=distance, mask=bool(mask), batch_size=batch_size, device=device, threads=threads, tsv=tsv,
+        output_type=output_type, pad_ends=pad_ends, transcripts=transcripts,
+    )
+    stats = run_vcf(cfg)
+    log.info(stats.summary())
+    return stats
+
+
+@cli.group("weights")
+def weights_cmd():
+    """Install and list model weights (converted once into the local cache)."""
+
+
+@weights_cmd.command("fetch")
+@click.argument("model", type=click.Choice(["spliceai"]))
+def weights_fetch(model):
+    """Download the official weights and convert them (SpliceAI: the spliceai==1.3.1 wheel from PyPI)."""
+    from splicescore import weights
+
+    path = weights.fetch_weights(model, log=log.info)
+    log.info(f"splicescore: {model} weights installed in {path}")
+
+
+@weights_cmd.command("import")
+@click.argument("model", type=click.Choice(["spliceai"]))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+def weights_import(model, paths):
+    """Convert local copies of the official files (files, folders or the wheel).
+
+    \b
+    spliceai: spliceai1.h5 ... spliceai5.h5 (+ grch37.txt, grch38.txt for -a grch37/grch38),
+              or the spliceai-1.3.1 wheel itself. Files are recognised by their sha256.
+    """
+    from splicescore import weights
+
+    path = weights.import_weights(model, [Path(p) for p in paths])
+    log.info(f"splicescore: {model} weights installed in {path}")
+
+
+@weights_cmd.command("list")
+def weights_list():
+    """Show the models and whether their weights are installed."""
+    from splicescore import weights
+
+    click.echo(f"cache: {weights.home()}")
+    for name, spec in weights.SPECS.items():
+        manifest = weights.read_manifest(name)
+        state = "installed" if weights.is_installed(name) else "not installed"
+        click.echo(f"{name}\t{state}\t{spec.licence}")
+        if manifest:
+            click.echo(f"\tsource: {manifest.get('source')}\n\tconverted by: {manifest.get('converted_by')}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and turn every error into one stderr line and an exit code.
+
+    Returns normally (exit code 0) on success; ``run(argv)`` gives the run's statistics instead.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        result = cli.main(args=argv, prog_name="splicescore", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("splicescore: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SpliceScoreError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"splicescore: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("splicescore: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        # the reader went away (`| head`): end quietly
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
+        sys.exit(0)
+    except Exception as exc:  # a bug
+        if debug:
+            traceback.print_exc()
+        click.echo(f"splicescore: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+                   err=True)
+        sys.exit(1)
+    if isinstance(result, int):
+        sys.exit(result)

@@ -1,0 +1,85 @@
+"""Reference FASTA access (opened once per run) and contig-name reconciliation."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pysam
+
+from splicescore.errors import InputError
+
+_MITO = ("chrM", "MT", "M", "chrMT")
+
+
+def contig_aliases(name: str) -> list[str]:
+    """Names under which contig ``name`` may appear in another file (``chr17``/``17``, ``chrM``/``MT``)."""
+    out = [name]
+    if name in _MITO:
+        out += [m for m in _MITO if m != name]
+    elif name.startswith("chr"):
+        out.append(name[3:])
+    else:
+        out.append("chr" + name)
+    return out
+
+
+class ContigResolver:
+    """Maps contig names of one file onto the names another file uses (cached)."""
+
+    def __init__(self, names):
+        self.names = set(names)
+        self._cache: dict[str, str | None] = {}
+
+    def __call__(self, name: str) -> str | None:
+        if name not in self._cache:
+            self._cache[name] = next((a for a in contig_aliases(name) if a in self.names), None)
+        return self._cache[name]
+
+
+class Reference:
+    """A FASTA file (plain or bgzipped, with ``.fai``/``.gzi``), opened once.
+
+    A missing index is built next to the file when the folder is writable; otherwise the error says
+    how to build it (``samtools faidx``).
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = str(path)
+        if not Path(self.path).is_file():
+            raise InputError("reference FASTA not found", self.path)
+        try:
+            self._fasta = pysam.FastaFile(self.path)
+        except (OSError, ValueError) as exc:
+            hint = ""
+            if self.path.endswith(".gz"):
+                hint = (
+                    " (a compressed FASTA must be bgzip-compressed with .fai and .gzi indexes: "
+                    "`bgzip -d < in.fa.gz | bgzip > out.fa.gz && samtools faidx out.fa.gz`)"
+                )
+            elif not os.access(os.path.dirname(os.path.abspath(self.path)), os.W_OK):
+                hint = " (no .fai index and the folder is read-only: run `samtools faidx` on a copy)"
+            raise InputError(f"cannot open FASTA: {exc}{hint}", self.path) from exc
+        self.lengths = dict(zip(self._fasta.references, self._fasta.lengths))
+        self.resolve = ContigResolver(self.lengths)
+
+    def close(self) -> None:
+        self._fasta.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def fetch(self, contig: str, start0: int, end0: int) -> str:
+        """Sequence of ``[start0, end0)`` on ``contig`` (a name of this FASTA), positions outside the
+        contig returned as ``N``. Case is kept as stored (soft-masking)."""
+        length = self.lengths[contig]
+        lo, hi = max(start0, 0), min(end0, length)
+        if hi <= lo:
+            return "N" * max(end0 - start0, 0)
+        core = self._fasta.fetch(contig, lo, hi)
+        if len(core) != hi - lo:
+            raise InputError(f"FASTA index does not match the sequence of {contig}", self.path)
+        return "N" * (lo - start0) + core + "N" * (end0 - hi)

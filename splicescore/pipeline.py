@@ -1,0 +1,189 @@
+"""The VCF scoring pipeline: read records -> plan windows -> batched inference -> finish -> write.
+
+Records stream through in chunks (enough records to fill a few batches), so memory does not grow with
+the VCF and output order is input order. Every record is written exactly once, scored or not; ALTs a
+model cannot score get ``SPLICESCORE_SKIP=model|ALT|reason`` entries.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from splicescore import __version__
+from splicescore.annotation import load_annotation
+from splicescore.errors import InputError, UsageError
+from splicescore.genome import Reference
+from splicescore.predict import predict, resolve_device
+from splicescore.scorers.base import SKIP_REASONS, Variant
+from splicescore.vcfio import TsvOutput, VcfInput, VcfOutput
+
+log = logging.getLogger("splicescore")
+
+SKIP_KEY = "SPLICESCORE_SKIP"
+MODELS = ("spliceai",)
+
+
+@dataclass
+class RunConfig:
+    input: str
+    output: str
+    reference: str
+    annotation: str = "grch38"
+    models: tuple[str, ...] = ("spliceai",)
+    distance: int = 50
+    mask: bool = False
+    batch_size: int = 64
+    device: str = "auto"
+    threads: int | None = None
+    tsv: str | None = None
+    output_type: str | None = None
+    pad_ends: bool = False
+    transcripts: str = "auto"
+    weights_home: Path | None = None
+
+
+@dataclass
+class Statistics:
+    """What a run did (returned by :func:`run_vcf`, summarised on stderr by the CLI)."""
+
+    records: int = 0
+    alleles: int = 0
+    scored: Counter = field(default_factory=Counter)  # model -> ALTs scored
+    skipped: Counter = field(default_factory=Counter)  # (model, reason) -> ALTs
+    windows: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [f"splicescore: {self.records} records, {self.alleles} ALT alleles in {self.seconds:.1f} s"]
+        for model, n in sorted(self.scored.items()):
+            lines.append(f"  {model}: {n} ALTs scored")
+        for (model, reason), n in sorted(self.skipped.items()):
+            lines.append(f"  {model}: {n} ALTs not scored: {reason}")
+        return "\n".join(lines)
+
+
+def _variant(rec, index: int) -> Variant:
+    alts = tuple(a for a in rec.ALT if a not in (".", ""))
+    return Variant(rec.CHROM, rec.POS, rec.REF, alts, index)
+
+
+def _build(cfg: RunConfig, reference: Reference, device: torch.device):
+    """(scorer, network) per model."""
+    from splicescore import weights
+    from splicescore.scorers.spliceai import SpliceAIScorer
+
+    built = []
+    for name in cfg.models:
+        if name == "spliceai":
+            if not weights.is_installed("spliceai", cfg.weights_home):
+                log.warning("splicescore: SpliceAI weights are not cached yet; fetching them once")
+                weights.fetch_weights("spliceai", cfg.weights_home, log=log.warning)
+            genes = load_annotation(cfg.annotation, cfg.transcripts, weights.extra_dir("spliceai", cfg.weights_home))
+            scorer = SpliceAIScorer(reference, genes, cfg.distance, cfg.mask, cfg.pad_ends, __version__)
+            net = weights.load_spliceai(cfg.weights_home).to(device)
+            built.append((scorer, net))
+        else:
+            raise UsageError(f"unknown model {name!r} (available: {', '.join(MODELS)})")
+    return built
+
+
+def run_vcf(cfg: RunConfig) -> Statistics:
+    """Score every record of ``cfg.input`` and write ``cfg.output`` (and ``cfg.tsv``)."""
+    started = time.perf_counter()
+    stats = Statistics()
+    device = resolve_device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    # exact fp32 on GPUs too (TF32 would change the numbers)
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+
+    reference = Reference(cfg.reference)
+    built = _build(cfg, reference, device)
+    vin = VcfInput(cfg.input)
+    for scorer, _ in built:
+        vin.add_info(scorer.info_key, scorer.info_description)
+    reasons = "; ".join(f"{k}: {v}" for k, v in SKIP_REASONS.items())
+    vin.add_info(SKIP_KEY, f"Alleles splicescore {__version__} did not score, as MODEL|ALLELE|REASON. Reasons: {reasons}")
+    _check_contigs(vin, reference)
+
+    vout = VcfOutput(cfg.output, vin, cfg.output_type)
+    tsv = None
+    try:
+        if cfg.tsv:
+            tsv = TsvOutput(cfg.tsv, [c for s, _ in built for c in s.tsv_columns])
+        chunk: list = []
+        for rec in vin:
+            chunk.append(rec)
+            if len(chunk) >= max(cfg.batch_size, 32):
+                _process(chunk, built, cfg, device, vout, tsv, stats)
+                chunk = []
+        if chunk:
+            _process(chunk, built, cfg, device, vout, tsv, stats)
+        vout.commit()
+        if tsv:
+            tsv.commit()
+    except BaseException:
+        vout.discard()
+        if tsv:
+            tsv.discard()
+        raise
+    finally:
+        vin.close()
+        reference.close()
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _check_contigs(vin: VcfInput, reference: Reference) -> None:
+    names = list(vin.reader.seqnames) if vin.reader.seqnames else []
+    if names and not any(reference.resolve(n) for n in names):
+        raise InputError(
+            f"none of the VCF's contigs ({', '.join(names[:5])}{'...' if len(names) > 5 else ''}) is in the "
+            f"reference FASTA {reference.path} (which has {', '.join(list(reference.lengths)[:5])}...)",
+            vin._name,
+        )
+
+
+def _process(chunk, built, cfg: RunConfig, device, vout: VcfOutput, tsv, stats: Statistics) -> None:
+    variants = [_variant(rec, stats.records + i) for i, rec in enumerate(chunk)]
+    per_model = []
+    for scorer, net in built:
+        plans = [scorer.plan(v) for v in variants]
+        inputs = [x for p in plans for x in p.inputs]
+        stats.windows += len(inputs)
+        outputs = predict(net, inputs, cfg.batch_size, device)
+        results, k = [], 0
+        for v, p in zip(variants, plans):
+            results.append(scorer.finish(v, p, outputs[k : k + len(p.inputs)]))
+            k += len(p.inputs)
+        per_model.append((scorer, results))
+
+    for i, rec in enumerate(chunk):
+        v = variants[i]
+        stats.records += 1
+        stats.alleles += len(v.alts)
+        skips = []
+        for scorer, results in per_model:
+            res = results[i]
+            if res.info is not None:
+                rec.INFO[scorer.info_key] = res.info
+            skipped_alts = set()
+            for alt, reason in res.skips:
+                skips.append(f"{scorer.name}|{alt}|{reason}")
+                stats.skipped[(scorer.name, reason)] += 1
+                skipped_alts.add(alt)
+            stats.scored[scorer.name] += sum(1 for a in v.alts if a not in skipped_alts)
+            if tsv:
+                for row in res.rows:
+                    tsv.write({"chrom": v.chrom, "pos": v.pos1, "ref": v.ref, "model": scorer.name, **row})
+        if skips:
+            rec.INFO[SKIP_KEY] = ",".join(skips)
+        vout.write(rec)

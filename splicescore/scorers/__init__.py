@@ -1,0 +1,1 @@
+"""Variant scoring from model outputs (pure numpy; one module per model)."""

@@ -1,0 +1,81 @@
+"""What every model's scorer provides to the pipeline, and the skip reasons.
+
+A scorer turns one :class:`Variant` into a :class:`RecordPlan` (the network inputs it needs, plus
+whatever it must remember) and, once the batched network outputs are back, into a
+:class:`RecordResult`: the INFO value, TSV rows and the reasons for every ALT it could not score.
+Planning and finishing are pure given the reference, annotation and network outputs; the pipeline
+owns all I/O and batching.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+#: The documented skip reasons (``SPLICESCORE_SKIP=model|ALT|reason``).
+SKIP_REASONS = {
+    "ref_mismatch": "REF does not match the reference FASTA",
+    "contig_not_in_fasta": "the contig is not in the reference FASTA",
+    "contig_end": "the model's window runs past a contig end (use --pad-ends to score with N padding)",
+    "symbolic_alt": "symbolic or breakend ALT (<DEL>, ]chr:pos], ...)",
+    "spanning_deletion": "spanning deletion ALT (*)",
+    "ref_too_long": "REF longer than the model allows (SpliceAI/Pangolin: 2*D)",
+    "no_gene": "no annotated gene at the variant",
+    "no_pas": "no polyadenylation signal window contains the variant",
+    "no_donor": "no annotated 5' splice donor window contains the variant",
+    "non_acgt": "REF or ALT has characters other than A, C, G, T",
+    "complex_allele": "REF and ALT both longer than 1 nt (SpliceAI writes '.' scores)",
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One VCF record as the scorers see it (``pos1`` is the VCF POS)."""
+
+    chrom: str
+    pos1: int
+    ref: str
+    alts: tuple[str, ...]
+    index: int = 0
+
+
+@dataclass
+class RecordPlan:
+    """Network inputs needed for one record and the scorer's private state."""
+
+    inputs: list[np.ndarray] = field(default_factory=list)
+    state: Any = None
+    skips: list[tuple[str, str]] = field(default_factory=list)  # (alt, reason)
+
+
+@dataclass
+class RecordResult:
+    info: str | None = None
+    rows: list[dict] = field(default_factory=list)
+    skips: list[tuple[str, str]] = field(default_factory=list)  # (alt, reason)
+
+
+class Scorer(Protocol):
+    name: str
+    info_key: str
+    info_description: str
+    tsv_columns: Sequence[str]
+
+    def plan(self, variant: Variant) -> RecordPlan: ...
+
+    def finish(self, variant: Variant, plan: RecordPlan, outputs: list[np.ndarray]) -> RecordResult: ...
+
+
+def classify_alt(alt: str | None) -> str | None:
+    """Skip reason for an ALT that no model can score, ``None`` for a scorable sequence allele."""
+    if alt is None or alt in (".", ""):
+        return "missing"
+    if alt == "*":
+        return "spanning_deletion"
+    if alt.startswith("<") or "[" in alt or "]" in alt or alt.startswith(".") or alt.endswith("."):
+        return "symbolic_alt"
+    if not set(alt.upper()) <= set("ACGT"):
+        return "non_acgt"
+    return None
