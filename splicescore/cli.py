@@ -66,8 +66,10 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
 @click.option("--transcripts", default="auto", show_default=True,
               help="GTF/GFF3 only: auto (MANE_Select, else Ensembl_canonical, else longest), longest, or a file of transcript IDs.")
 @click.option("--pad-ends", is_flag=True, help="Score variants near contig ends with N padding instead of skipping them.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted run from OUTPUT.partial: records already written are kept, not rescored.")
 def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, output_type, batch_size, device,
-            threads, transcripts, pad_ends):
+            threads, transcripts, pad_ends, resume):
     """Annotate a VCF with splicing scores.
 
     Every input record is written, in order. SpliceAI scores go in INFO/SpliceAI exactly as
@@ -80,7 +82,7 @@ def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, 
         input=input_, output=output, reference=reference, annotation=annotation,
         models=tuple(m.strip().lower() for m in models.split(",") if m.strip()),
         distance=distance, mask=bool(mask), batch_size=batch_size, device=device, threads=threads, tsv=tsv,
-        output_type=output_type, pad_ends=pad_ends, transcripts=transcripts,
+        output_type=output_type, pad_ends=pad_ends, transcripts=transcripts, resume=resume,
     )
     stats = run_vcf(cfg)
     log.info(stats.summary())

@@ -62,6 +62,22 @@ class Reference:
             raise InputError(f"cannot open FASTA: {exc}{hint}", self.path) from exc
         self.lengths = dict(zip(self._fasta.references, self._fasta.lengths))
         self.resolve = ContigResolver(self.lengths)
+        self._check_index()
+
+    def _check_index(self) -> None:
+        """A stale or foreign ``.fai`` points outside the sequence: its last base must read as one
+        sequence letter on every contig."""
+        for contig, length in self.lengths.items():
+            try:
+                last = self._fasta.fetch(contig, length - 1, length) if length else ""
+            except (OSError, ValueError) as exc:
+                raise InputError(f"cannot read {contig} through its index ({exc})", self.path) from exc
+            if length and (len(last) != 1 or not last.isalpha()):
+                raise InputError(
+                    f"the FASTA index does not match the file (contig {contig}: {length} bp in the index); "
+                    "rebuild it with `samtools faidx`",
+                    self.path,
+                )
 
     def close(self) -> None:
         self._fasta.close()

@@ -46,6 +46,7 @@ class RunConfig:
     output_type: str | None = None
     pad_ends: bool = False
     transcripts: str = "auto"
+    resume: bool = False
     weights_home: Path | None = None
 
 
@@ -54,6 +55,7 @@ class Statistics:
     """What a run did (returned by :func:`run_vcf`, summarised on stderr by the CLI)."""
 
     records: int = 0
+    resumed: int = 0  # records copied from a partial output (--resume), not scored again
     alleles: int = 0
     scored: Counter = field(default_factory=Counter)  # model -> ALTs scored
     skipped: Counter = field(default_factory=Counter)  # (model, reason) -> ALTs
@@ -62,6 +64,8 @@ class Statistics:
 
     def summary(self) -> str:
         lines = [f"splicescore: {self.records} records, {self.alleles} ALT alleles in {self.seconds:.1f} s"]
+        if self.resumed:
+            lines.append(f"  {self.resumed} records resumed from the partial output")
         for model, n in sorted(self.scored.items()):
             lines.append(f"  {model}: {n} ALTs scored")
         for (model, reason), n in sorted(self.skipped.items()):
@@ -106,50 +110,106 @@ def run_vcf(cfg: RunConfig) -> Statistics:
     torch.backends.cuda.matmul.allow_tf32 = False
 
     reference = Reference(cfg.reference)
-    built = _build(cfg, reference, device)
-    vin = VcfInput(cfg.input)
-    for scorer, _ in built:
-        vin.add_info(scorer.info_key, scorer.info_description)
-    reasons = "; ".join(f"{k}: {v}" for k, v in SKIP_REASONS.items())
-    vin.add_info(SKIP_KEY, f"Alleles splicescore {__version__} did not score, as MODEL|ALLELE|REASON. Reasons: {reasons}")
-    _check_contigs(vin, reference)
+    vin = None
+    try:
+        built = _build(cfg, reference, device)
+        vin = VcfInput(cfg.input)
+        for scorer, _ in built:
+            vin.add_info(scorer.info_key, scorer.info_description)
+        reasons = "; ".join(f"{k}: {v}" for k, v in SKIP_REASONS.items())
+        vin.add_info(SKIP_KEY, f"Alleles splicescore {__version__} did not score, as MODEL|ALLELE|REASON. Reasons: {reasons}")
+        records = iter(vin)
+        first = _peek(records, max(cfg.batch_size, 32))
+        _check_contigs(vin, [r.CHROM for r in first], reference, built)
+        _write_all(cfg, vin, first, records, built, device, stats)
+    finally:
+        if vin is not None:
+            vin.close()
+        reference.close()
+    stats.seconds = time.perf_counter() - started
+    return stats
 
-    vout = VcfOutput(cfg.output, vin, cfg.output_type)
+
+def _peek(records, n: int) -> list:
+    out = []
+    for rec in records:
+        out.append(rec)
+        if len(out) >= n:
+            break
+    return out
+
+
+def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, device, stats: Statistics) -> None:
+    vout = VcfOutput(cfg.output, vin, cfg.output_type, resume=cfg.resume)
     tsv = None
     try:
+        done = vout.resumed_records
         if cfg.tsv:
-            tsv = TsvOutput(cfg.tsv, [c for s, _ in built for c in s.tsv_columns])
+            tsv = TsvOutput(cfg.tsv, [c for s, _ in built for c in s.tsv_columns], resume_records=len(done))
+        stream = _chain(first, records)
+        if done:
+            log.info(f"splicescore: resuming after {len(done)} records already in {cfg.output}.partial")
+            _skip_done(stream, done, vin)
+            stats.records = stats.resumed = len(done)
         chunk: list = []
-        for rec in vin:
+        for rec in stream:
             chunk.append(rec)
             if len(chunk) >= max(cfg.batch_size, 32):
                 _process(chunk, built, cfg, device, vout, tsv, stats)
+                vout.check_reader_alive()
                 chunk = []
         if chunk:
             _process(chunk, built, cfg, device, vout, tsv, stats)
         vout.commit()
         if tsv:
             tsv.commit()
-    except BaseException:
-        vout.discard()
+    except BaseException as exc:
+        keep = cfg.output != "-" and not isinstance(exc, (UsageError,))
+        vout.discard(keep_partial=keep)
         if tsv:
-            tsv.discard()
+            tsv.discard(keep_partial=keep)
+        if keep:
+            log.error(f"splicescore: partial output kept in {cfg.output}.partial (rerun with --resume to continue)")
         raise
-    finally:
-        vin.close()
-        reference.close()
-    stats.seconds = time.perf_counter() - started
-    return stats
 
 
-def _check_contigs(vin: VcfInput, reference: Reference) -> None:
-    names = list(vin.reader.seqnames) if vin.reader.seqnames else []
-    if names and not any(reference.resolve(n) for n in names):
+def _chain(first: list, rest):
+    yield from first
+    yield from rest
+
+
+def _skip_done(stream, done: list, vin: VcfInput) -> None:
+    """Consume the input records already in the resumed output, checking they are the same."""
+    for i, expected in enumerate(done):
+        rec = next(stream, None)
+        got = None if rec is None else (rec.CHROM, rec.POS, rec.REF, tuple(rec.ALT))
+        if got != expected:
+            raise UsageError(
+                f"{vin._name}: record {i + 1} differs from the partial output being resumed; "
+                "run without --resume to start again"
+            )
+
+
+def _check_contigs(vin: VcfInput, first_chroms: list[str], reference: Reference, built) -> None:
+    """Stop before scoring when no contig of the VCF exists in the FASTA or in the annotation."""
+    names = list(vin.reader.seqnames or []) or list(dict.fromkeys(first_chroms))
+    if not names:
+        return
+    shown = ", ".join(names[:5]) + ("..." if len(names) > 5 else "")
+    if not any(reference.resolve(n) for n in names):
         raise InputError(
-            f"none of the VCF's contigs ({', '.join(names[:5])}{'...' if len(names) > 5 else ''}) is in the "
-            f"reference FASTA {reference.path} (which has {', '.join(list(reference.lengths)[:5])}...)",
+            f"none of the VCF's contigs ({shown}) is in the reference FASTA {reference.path} "
+            f"(which has {', '.join(list(reference.lengths)[:5])}...)",
             vin._name,
         )
+    for scorer, _ in built:
+        genes = getattr(scorer, "genes", None)
+        if genes is not None and not any(genes.resolve(n) for n in names):
+            raise InputError(
+                f"none of the VCF's contigs ({shown}) is in the annotation {genes.source} "
+                f"(which has {', '.join(genes.contigs[:5])}...)",
+                vin._name,
+            )
 
 
 def _process(chunk, built, cfg: RunConfig, device, vout: VcfOutput, tsv, stats: Statistics) -> None:
@@ -183,7 +243,8 @@ def _process(chunk, built, cfg: RunConfig, device, vout: VcfOutput, tsv, stats: 
             stats.scored[scorer.name] += sum(1 for a in v.alts if a not in skipped_alts)
             if tsv:
                 for row in res.rows:
-                    tsv.write({"chrom": v.chrom, "pos": v.pos1, "ref": v.ref, "model": scorer.name, **row})
+                    tsv.write({"record": v.index + 1, "chrom": v.chrom, "pos": v.pos1, "ref": v.ref, "model": scorer.name,
+                               **row})
         if skips:
             rec.INFO[SKIP_KEY] = ",".join(skips)
         vout.write(rec)

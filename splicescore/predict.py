@@ -71,13 +71,31 @@ def predict(
     # longest first keeps padding small; results go back to input order
     order = sorted(range(len(inputs)), key=lambda i: -lengths[i])
     outputs: list[np.ndarray | None] = [None] * len(inputs)
-    for batch in _batches(order, lengths, max(1, batch_size), max_positions):
-        width = max(lengths[i] for i in batch)
-        x = np.zeros((len(batch), width, 4), dtype=np.float32)
+    pending = list(_batches(order, lengths, max(1, batch_size), max_positions))
+    while pending:
+        batch = pending.pop(0)
+        try:
+            y = _run_batch(model, [inputs[i] for i in batch], device)
+        except torch.cuda.OutOfMemoryError:
+            if len(batch) == 1:
+                raise
+            # halve the batch and retry instead of failing (the numbers do not depend on batching)
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            half = len(batch) // 2
+            pending[:0] = [batch[:half], batch[half:]]
+            continue
         for row, i in enumerate(batch):
-            x[row, : lengths[i]] = inputs[i]
-        xt = torch.from_numpy(x).to(device).transpose(1, 2)
-        y = model(xt).float().cpu().numpy()
-        for row, i in enumerate(batch):
-            outputs[i] = y[row, ..., : lengths[i] - context] if context is not None else y[row]
+            out = y[row, ..., : lengths[i] - context] if context is not None else y[row]
+            outputs[i] = np.ascontiguousarray(out)
     return outputs  # type: ignore[return-value]
+
+
+def _run_batch(model: torch.nn.Module, windows: list[np.ndarray], device: torch.device) -> np.ndarray:
+    """One forward pass over windows right-padded with zeros to a common length."""
+    width = max(w.shape[0] for w in windows)
+    x = np.zeros((len(windows), width, 4), dtype=np.float32)
+    for row, w in enumerate(windows):
+        x[row, : w.shape[0]] = w
+    xt = torch.from_numpy(x).to(device).transpose(1, 2)
+    return model(xt).cpu().numpy()

@@ -8,8 +8,10 @@ stdout.
 from __future__ import annotations
 
 import csv
+import gzip
 import os
-import tempfile
+import select
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -46,7 +48,7 @@ class VcfInput:
             raise InputError(f"cannot read VCF header ({exc})", self._name) from exc
         if not self.reader.raw_header.startswith("##fileformat"):
             raise InputError("not a VCF: the header must start with ##fileformat", self._name, 1)
-        self.header_lines = self.reader.raw_header.count("\n")
+        self.header_lines = _count_header_lines(path)
         self.records_read = 0
 
     @property
@@ -64,8 +66,10 @@ class VcfInput:
             except StopIteration:
                 return
             except Exception as exc:  # htslib parse errors surface as bare Exception
-                line = self.header_lines + self.records_read + 1
-                raise InputError(f"malformed VCF record ({exc})", self._name, line) from exc
+                n = self.records_read + 1
+                if self.header_lines is None:
+                    raise InputError(f"malformed record {n} ({exc})", self._name) from exc
+                raise InputError(f"malformed VCF record ({exc})", self._name, self.header_lines + n) from exc
             self.records_read += 1
             yield rec
 
@@ -73,34 +77,105 @@ class VcfInput:
         self.reader.close()
 
 
-class VcfOutput:
-    """Writes records with the reader's (extended) header; atomically replaces ``path`` on commit."""
+def stdout_closed() -> bool:
+    """True when stdout is a pipe whose reading end was closed (POLLERR on the write end)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
 
-    def __init__(self, path: str, template: VcfInput, output_type: str | None = None):
+
+def _count_header_lines(path: str) -> int | None:
+    """Header lines of a text VCF (plain or gzipped), so errors can name file lines; ``None`` for
+    stdin and BCF, whose errors name the record number instead."""
+    if path == "-":
+        return None
+    with open(path, "rb") as fh:
+        magic = fh.read(3)
+    opener = gzip.open if magic[:2] == b"\x1f\x8b" else open
+    n = 0
+    try:
+        with opener(path, "rb") as fh:
+            if fh.read(3) == b"BCF":
+                return None
+            fh.seek(0)
+            for line in fh:
+                if not line.startswith(b"#"):
+                    break
+                n += 1
+    except (OSError, EOFError):
+        return None
+    return n
+
+
+class VcfOutput:
+    """Writes records with the reader's (extended) header into ``PATH.partial``; :meth:`commit`
+    moves it to ``PATH``. A failed or interrupted run keeps only the ``.partial`` file, which
+    ``--resume`` continues (:meth:`resume_from_partial`)."""
+
+    def __init__(self, path: str, template: VcfInput, output_type: str | None = None, resume: bool = False):
         self.path = path
         self.output_type = output_type_for(path, output_type)
-        mode = OUTPUT_MODES[self.output_type]
+        self.mode = OUTPUT_MODES[self.output_type]
+        self.template = template
+        self.resumed_records: list = []
+        self.tmp: str | None = None
         if path == "-":
-            self.tmp = None
+            if resume:
+                raise UsageError("--resume needs an output file, not stdout")
             target = "-"
         else:
             folder = Path(path).resolve().parent
             if not folder.is_dir():
                 raise OutputError(f"{path}: output folder does not exist")
-            try:
-                fd, self.tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".partial", dir=folder)
-                os.close(fd)
-            except OSError as exc:
-                raise OutputError(f"{path}: cannot write output ({exc.strerror})") from exc
+            if not os.access(folder, os.W_OK):
+                raise OutputError(f"{path}: output folder is not writable")
+            self.tmp = path + ".partial"
             target = self.tmp
+            source = None
+            if resume and os.path.exists(self.tmp):
+                source = self.tmp + ".resume"
+                os.replace(self.tmp, source)
         try:
-            self.writer = cyvcf2.Writer(target, template.reader, mode=mode)
+            self.writer = cyvcf2.Writer(target, template.reader, mode=self.mode)
         except Exception as exc:
-            self.discard()
             raise OutputError(f"{path}: cannot open output ({exc})") from exc
+        if path != "-" and resume and source is not None:
+            self._copy_partial(source)
+
+    def _copy_partial(self, source: str) -> None:
+        """Copy the complete records of an earlier partial output (a truncated tail is dropped)."""
+        try:
+            reader = cyvcf2.VCF(source, lazy=True)
+        except Exception as exc:
+            os.unlink(source)
+            raise OutputError(f"{self.path}.partial: cannot read the partial output to resume ({exc})") from exc
+        if reader.raw_header != self.template.reader.raw_header:
+            reader.close()
+            os.unlink(source)
+            raise UsageError(
+                f"{self.path}.partial was written from another input or with other options; "
+                "run without --resume to start again"
+            )
+        try:
+            for rec in reader:
+                self.writer.write_record(rec)
+                self.resumed_records.append((rec.CHROM, rec.POS, rec.REF, tuple(rec.ALT)))
+        except Exception:
+            pass  # a record cut off by the interruption: it is scored again
+        reader.close()
+        os.unlink(source)
 
     def write(self, record) -> None:
         self.writer.write_record(record)
+
+    def check_reader_alive(self) -> None:
+        """Raise ``BrokenPipeError`` when writing to stdout and its reader has gone (``| head``):
+        htslib's writes fail silently there, so the run would otherwise score to the end."""
+        if self.path == "-" and stdout_closed():
+            raise BrokenPipeError
 
     def commit(self) -> None:
         self.writer.close()
@@ -108,49 +183,75 @@ class VcfOutput:
             os.replace(self.tmp, self.path)
             self.tmp = None
 
-    def discard(self) -> None:
+    def discard(self, keep_partial: bool = False) -> None:
+        """Close after a failure; the ``.partial`` file stays only when ``keep_partial``."""
         try:
-            if getattr(self, "writer", None) is not None:
-                self.writer.close()
+            self.writer.close()
         except Exception:
             pass
-        if self.tmp is not None and os.path.exists(self.tmp):
+        if self.tmp is not None and os.path.exists(self.tmp) and not keep_partial:
             os.unlink(self.tmp)
-        self.tmp = None
 
 
 class TsvOutput:
-    """One row per record x ALT x gene x model; same atomic-commit behaviour as :class:`VcfOutput`."""
+    """One row per record x ALT x gene x model, written like :class:`VcfOutput` (``.partial`` until
+    committed; ``-`` is stdout). ``record`` is the 1-based number of the input record."""
 
-    BASE = ("chrom", "pos", "ref", "alt", "model", "gene", "strand")
+    BASE = ("record", "chrom", "pos", "ref", "alt", "model", "gene", "strand")
 
-    def __init__(self, path: str, columns: list[str]):
+    def __init__(self, path: str, columns: list[str], resume_records: int = 0):
         self.path = path
-        self.columns = list(self.BASE) + [c for c in columns if c not in self.BASE]
-        folder = Path(path).resolve().parent
-        if not folder.is_dir():
-            raise OutputError(f"{path}: output folder does not exist")
-        try:
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".partial", dir=folder)
-        except OSError as exc:
-            raise OutputError(f"{path}: cannot write output ({exc.strerror})") from exc
-        self.fh = os.fdopen(fd, "w", newline="")
+        self.columns = list(self.BASE) + list(dict.fromkeys(c for c in columns if c not in self.BASE))
+        self.tmp: str | None = None
+        kept: list[str] = []
+        if path == "-":
+            self.fh = sys.stdout
+        else:
+            folder = Path(path).resolve().parent
+            if not folder.is_dir() or not os.access(folder, os.W_OK):
+                raise OutputError(f"{path}: output folder does not exist or is not writable")
+            self.tmp = path + ".partial"
+            if resume_records and os.path.exists(self.tmp):
+                kept = _rows_up_to(self.tmp, self.columns, resume_records)
+            try:
+                self.fh = open(self.tmp, "w", newline="")
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot write output ({exc.strerror})") from exc
         self.writer = csv.DictWriter(self.fh, self.columns, delimiter="\t", restval=".", extrasaction="ignore",
                                      lineterminator="\n")
         self.writer.writeheader()
+        self.fh.writelines(kept)
 
     def write(self, row: dict) -> None:
         self.writer.writerow({k: _fmt(v) for k, v in row.items()})
 
     def commit(self) -> None:
+        if self.tmp is None:
+            self.fh.flush()
+            return
         self.fh.close()
         os.replace(self.tmp, self.path)
 
-    def discard(self) -> None:
+    def discard(self, keep_partial: bool = False) -> None:
+        if self.tmp is None:
+            return
         if not self.fh.closed:
             self.fh.close()
-        if os.path.exists(self.tmp):
+        if os.path.exists(self.tmp) and not keep_partial:
             os.unlink(self.tmp)
+
+
+def _rows_up_to(path: str, columns: list[str], n_records: int) -> list[str]:
+    """Complete rows of an earlier partial TSV whose record number is <= ``n_records``."""
+    with open(path) as fh:
+        lines = fh.read().split("\n")
+    if not lines or lines[0].split("\t") != columns:
+        raise UsageError(f"{path} was written with other options; run without --resume to start again")
+    kept = []
+    for line in lines[1:-1]:  # the last piece is "" or a row cut off mid-write
+        if int(line.split("\t", 1)[0]) <= n_records:
+            kept.append(line + "\n")
+    return kept
 
 
 def _fmt(value) -> str:

@@ -40,3 +40,67 @@ def _torch_threads():
 
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def run_main(argv: list[str]) -> int:
+    """Run the CLI in-process through :func:`splicescore.cli.main`; returns the exit code."""
+    from splicescore.cli import main
+
+    try:
+        main([str(a) for a in argv])
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+@pytest.fixture(scope="session")
+def weights_home(shared, tmp_path_factory):
+    """A weight cache with SpliceAI imported from ``../shared`` (as a user's ``weights import``);
+    ``SPLICESCORE_HOME`` points at it for the whole session."""
+    from splicescore import weights
+
+    root = tmp_path_factory.mktemp("splicescore_home")
+    weights.import_weights(
+        "spliceai",
+        [shared / "weights" / "spliceai", shared / "data" / "annotation" / "spliceai_grch37.txt",
+         shared / "data" / "annotation" / "spliceai_grch38.txt"],
+        root,
+    )
+    old = os.environ.get("SPLICESCORE_HOME")
+    os.environ["SPLICESCORE_HOME"] = str(root)
+    yield root
+    if old is None:
+        os.environ.pop("SPLICESCORE_HOME", None)
+    else:
+        os.environ["SPLICESCORE_HOME"] = old
+
+
+class _MemoPredict:
+    """``predict`` that remembers each window's output (keyed by its bytes and the model), so golden
+    runs that differ only in scoring options (-M 0/1) share the network work. Used only where a test
+    is about scoring, never where batching itself is tested."""
+
+    def __init__(self):
+        from splicescore.predict import predict
+
+        self._predict = predict
+        self.cache: dict = {}
+
+    def __call__(self, model, inputs, batch_size=64, device="cpu", max_positions=None):
+        keys = [(id(type(model)), x.shape, x.tobytes()) for x in inputs]
+        todo = [i for i, k in enumerate(keys) if k not in self.cache]
+        fresh = self._predict(model, [inputs[i] for i in todo], batch_size, device, max_positions)
+        for i, y in zip(todo, fresh):
+            self.cache[keys[i]] = y
+        return [self.cache[k] for k in keys]
+
+
+_MEMO = _MemoPredict()
+
+
+@pytest.fixture
+def memo_predict(monkeypatch):
+    import splicescore.pipeline
+
+    monkeypatch.setattr(splicescore.pipeline, "predict", _MEMO)
+    return _MEMO

@@ -157,12 +157,20 @@ class SpliceAIScorer:
 
     def plan(self, variant: Variant) -> RecordPlan:
         plan = RecordPlan(state=[])
-        alts = [a for a in variant.alts if classify_alt(a) != "missing"]
+        alts = []
+        for alt in variant.alts:
+            reason = classify_alt(alt)
+            if reason == "missing":
+                continue
+            if reason is not None:  # an allele no model can score: say why, whatever else holds
+                plan.skips.append((alt, reason))
+            else:
+                alts.append(alt)
         if not alts:
             return plan
 
         def skip_all(reason: str) -> RecordPlan:
-            plan.skips = [(a, reason) for a in alts]
+            plan.skips.extend((a, reason) for a in alts)
             return plan
 
         txs = self.genes.at(variant.chrom, variant.pos1)
@@ -176,9 +184,8 @@ class SpliceAIScorer:
         half = len(seq) // 2
         if seq[half : half + len(variant.ref)].upper() != variant.ref.upper():
             return skip_all("ref_mismatch")
-        if start0 < 0 or end0 > self.reference.lengths[contig]:
-            if not self.pad_ends:
-                return skip_all("contig_end")
+        if (start0 < 0 or end0 > self.reference.lengths[contig]) and not self.pad_ends:
+            return skip_all("contig_end")
         if len(variant.ref) > 2 * self.distance:
             return skip_all("ref_too_long")
         if classify_alt(variant.ref) == "non_acgt":
@@ -186,10 +193,6 @@ class SpliceAIScorer:
 
         ref_inputs: dict[int, int] = {}
         for alt in alts:
-            reason = classify_alt(alt)
-            if reason is not None:
-                plan.skips.append((alt, reason))
-                continue
             for tx in txs:
                 if len(variant.ref) > 1 and len(alt) > 1:
                     plan.state.append(_Unit(alt, tx, -1, None))
