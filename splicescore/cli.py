@@ -52,7 +52,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
 @click.option("-a", "--annotation", default="grch38", show_default=True,
               help="grch37 / grch38 (SpliceAI's GENCODE V24 tables), a SpliceAI-format gene table, or a GTF/GFF3(.gz).")
 @click.option("-m", "--model", "models", default="spliceai", show_default=True,
-              help="Model(s) to run, comma-separated. Available: spliceai.")
+              help="Model(s) to run, comma-separated: spliceai (more as they are added; see `splicescore weights list`).")
 @click.option("-D", "--distance", default=50, show_default=True, type=click.IntRange(0, 4999),
               help="Maximum distance between the variant and a gained/lost splice site.")
 @click.option("-M", "--mask", default=0, show_default=True, type=click.IntRange(0, 1),
@@ -66,10 +66,18 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
 @click.option("--transcripts", default="auto", show_default=True,
               help="GTF/GFF3 only: auto (MANE_Select, else Ensembl_canonical, else longest), longest, or a file of transcript IDs.")
 @click.option("--pad-ends", is_flag=True, help="Score variants near contig ends with N padding instead of skipping them.")
+@click.option("--pangolin-mask", default=1, show_default=True, type=click.IntRange(0, 1),
+              help="Pangolin: mask gains at annotated and losses at unannotated splice sites (Pangolin -m).")
+@click.option("--pangolin-cutoff", default=None, type=float,
+              help="Pangolin: report every site with |delta| >= this instead of the largest gain/loss (Pangolin -s).")
+@click.option("--pas", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="APARENT2: BED of PAS hexamer positions with strand, or a GTF with polyA_signal features.")
+@click.option("--hal-ref-psi", default=None, type=click.FloatRange(0, 1),
+              help="HAL: reference PSI of the exon, to report dPSI = expit(logit(P) + delta) - P.")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run from OUTPUT.partial: records already written are kept, not rescored.")
 def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, output_type, batch_size, device,
-            threads, transcripts, pad_ends, resume):
+            threads, transcripts, pad_ends, pangolin_mask, pangolin_cutoff, pas, hal_ref_psi, resume):
     """Annotate a VCF with splicing scores.
 
     Every input record is written, in order. SpliceAI scores go in INFO/SpliceAI exactly as
@@ -83,10 +91,41 @@ def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, 
         models=tuple(m.strip().lower() for m in models.split(",") if m.strip()),
         distance=distance, mask=bool(mask), batch_size=batch_size, device=device, threads=threads, tsv=tsv,
         output_type=output_type, pad_ends=pad_ends, transcripts=transcripts, resume=resume,
+        pangolin_mask=bool(pangolin_mask), pangolin_cutoff=pangolin_cutoff, pas=pas, hal_ref_psi=hal_ref_psi,
     )
     stats = run_vcf(cfg)
     log.info(stats.summary())
     return stats
+
+
+@cli.command("seqs", epilog="""
+\b
+Examples:
+  splicescore seqs --model aparent2 -i pairs.tsv -o scores.tsv
+  splicescore seqs --model hal -i donors.tsv -o - --hal-ref-psi 0.6
+""")
+@click.option("-m", "--model", required=True, help="The model to score with.")
+@click.option("-i", "--input", "input_", required=True, help="TSV with columns id, ref, alt (+ model columns); '-' for stdin.")
+@click.option("-o", "--output", required=True, help="Output TSV; '-' for stdout.")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--threads", default=None, type=click.IntRange(1))
+@click.option("--hal-ref-psi", default=None, type=click.FloatRange(0, 1),
+              help="HAL: reference PSI for every pair (a psi_ref column overrides it per row).")
+def seqs_cmd(model, input_, output, batch_size, device, threads, hal_ref_psi):
+    """Score designed ref/alt sequence pairs that are already the model's window.
+
+    \b
+    Windows: APARENT2 205 nt with the PAS hexamer at 0-based 70..75; HAL 160 nt with the
+    last exon base at index 79; SpliceAI/Pangolin 10,000 nt of context + the scored positions;
+    SpTransformer 8,201 nt. Output: one row per pair, id first, then the model's scores.
+    """
+    from splicescore.seqmode import SeqsConfig, run_seqs
+
+    cfg = SeqsConfig(input=input_, output=output, model=model.strip().lower(), batch_size=batch_size,
+                     device=device, threads=threads, options={"hal_ref_psi": hal_ref_psi})
+    stats = run_seqs(cfg)
+    log.info(stats.summary())
 
 
 @cli.group("weights")
@@ -95,7 +134,7 @@ def weights_cmd():
 
 
 @weights_cmd.command("fetch")
-@click.argument("model", type=click.Choice(["spliceai"]))
+@click.argument("model")
 def weights_fetch(model):
     """Download the official weights and convert them (SpliceAI: the spliceai==1.3.1 wheel from PyPI)."""
     from splicescore import weights
@@ -105,7 +144,7 @@ def weights_fetch(model):
 
 
 @weights_cmd.command("import")
-@click.argument("model", type=click.Choice(["spliceai"]))
+@click.argument("model")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 def weights_import(model, paths):
     """Convert local copies of the official files (files, folders or the wheel).
@@ -126,7 +165,10 @@ def weights_list():
     from splicescore import weights
 
     click.echo(f"cache: {weights.home()}")
-    for name, spec in weights.SPECS.items():
+    from splicescore import models
+
+    for name in models.available():
+        spec = models.get(name).SPEC
         manifest = weights.read_manifest(name)
         state = "installed" if weights.is_installed(name) else "not installed"
         click.echo(f"{name}\t{state}\t{spec.licence}")

@@ -18,7 +18,7 @@ import torch
 
 from splicescore import __version__
 from splicescore.annotation import load_annotation
-from splicescore.errors import InputError, UsageError
+from splicescore.errors import InputError, UsageError, WeightsError
 from splicescore.genome import Reference
 from splicescore.predict import predict, resolve_device
 from splicescore.scorers.base import SKIP_REASONS, Variant
@@ -27,7 +27,6 @@ from splicescore.vcfio import TsvOutput, VcfInput, VcfOutput
 log = logging.getLogger("splicescore")
 
 SKIP_KEY = "SPLICESCORE_SKIP"
-MODELS = ("spliceai",)
 
 
 @dataclass
@@ -47,6 +46,11 @@ class RunConfig:
     pad_ends: bool = False
     transcripts: str = "auto"
     resume: bool = False
+    # model-specific options (Pangolin: cutoff, mask; APARENT2: PAS sites; HAL: reference PSI)
+    pangolin_mask: bool = True
+    pangolin_cutoff: float | None = None
+    pas: str | None = None
+    hal_ref_psi: float | None = None
     weights_home: Path | None = None
 
 
@@ -78,23 +82,46 @@ def _variant(rec, index: int) -> Variant:
     return Variant(rec.CHROM, rec.POS, rec.REF, alts, index)
 
 
-def _build(cfg: RunConfig, reference: Reference, device: torch.device):
-    """(scorer, network) per model."""
-    from splicescore import weights
-    from splicescore.scorers.spliceai import SpliceAIScorer
+class _Annotation:
+    """The run's gene annotation, loaded once on first use (shared by every model)."""
 
+    def __init__(self, cfg: RunConfig):
+        self.cfg = cfg
+        self._genes = None
+
+    def __call__(self):
+        from splicescore import weights
+
+        if self._genes is None:
+            builtin = None
+            if self.cfg.annotation in ("grch37", "grch38"):
+                if not weights.is_installed("spliceai", self.cfg.weights_home):
+                    raise UsageError(
+                        f"-a {self.cfg.annotation}: the built-in gene tables come with the SpliceAI weights; "
+                        "run `splicescore weights fetch spliceai` or give a GTF/GFF3"
+                    )
+                builtin = weights.extra_dir("spliceai", self.cfg.weights_home)
+            self._genes = load_annotation(self.cfg.annotation, self.cfg.transcripts, builtin)
+        return self._genes
+
+
+def _build(cfg: RunConfig, reference: Reference, device: torch.device):
+    """(scorer, network) per model, networks on ``device`` with their cached weights."""
+    from splicescore import models, weights
+
+    if not cfg.models:
+        raise UsageError("no model given (--model)")
+    annotation = _Annotation(cfg)
     built = []
-    for name in cfg.models:
-        if name == "spliceai":
-            if not weights.is_installed("spliceai", cfg.weights_home):
-                log.warning("splicescore: SpliceAI weights are not cached yet; fetching them once")
-                weights.fetch_weights("spliceai", cfg.weights_home, log=log.warning)
-            genes = load_annotation(cfg.annotation, cfg.transcripts, weights.extra_dir("spliceai", cfg.weights_home))
-            scorer = SpliceAIScorer(reference, genes, cfg.distance, cfg.mask, cfg.pad_ends, __version__)
-            net = weights.load_spliceai(cfg.weights_home).to(device)
-            built.append((scorer, net))
-        else:
-            raise UsageError(f"unknown model {name!r} (available: {', '.join(MODELS)})")
+    for name in dict.fromkeys(cfg.models):
+        plugin = models.get(name)
+        if not weights.is_installed(name, cfg.weights_home):
+            if not hasattr(plugin, "download"):
+                raise WeightsError(f"{name}: weights are not installed. {plugin.SPEC.fetch_hint}")
+            log.warning(f"splicescore: {name} weights are not cached yet; fetching them once")
+            weights.fetch_weights(name, cfg.weights_home, log=log.warning)
+        net = weights.load_network(name, cfg.weights_home).to(device)
+        built.append((plugin.make_scorer(cfg, reference, annotation), net))
     return built
 
 

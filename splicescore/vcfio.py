@@ -199,9 +199,9 @@ class TsvOutput:
 
     BASE = ("record", "chrom", "pos", "ref", "alt", "model", "gene", "strand")
 
-    def __init__(self, path: str, columns: list[str], resume_records: int = 0):
+    def __init__(self, path: str, columns: list[str], resume_records: int = 0, base: tuple[str, ...] = BASE):
         self.path = path
-        self.columns = list(self.BASE) + list(dict.fromkeys(c for c in columns if c not in self.BASE))
+        self.columns = list(base) + list(dict.fromkeys(c for c in columns if c not in base))
         self.tmp: str | None = None
         kept: list[str] = []
         if path == "-":

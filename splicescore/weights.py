@@ -16,8 +16,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -41,27 +39,6 @@ class WeightSpec:
     source: str = ""
     licence: str = ""
     fetch_hint: str = ""
-
-
-SPLICEAI = WeightSpec(
-    name="spliceai",
-    files={
-        "spliceai1.h5": "e1fd5adcef7489d604b10e79c40078ef790d51ef048c4ce3869c9119ac5de42b",
-        "spliceai2.h5": "6ab042b82ab966b6d3582cb31b96f0859ea08a864f168d69e83aa14450a3b66e",
-        "spliceai3.h5": "e2e790bde53dfdf410c6dc434a86122a7d12f3f38dc2ef45d85986e9ecf22fad",
-        "spliceai4.h5": "ca88ac9e58e69ba6fdeed319b72f063f164c9abf7392eaccef903e94c1d99dd6",
-        "spliceai5.h5": "791cd22c62a80a08d2ca674615a93ce8159d7b55bd157cfef2983b1bd6b41391",
-    },
-    extras={
-        "grch37.txt": "16e495da074e965f46f60ced4e73292843e949051d2dc31dd521da3fd7615dce",
-        "grch38.txt": "565c0ea83f66b2210182364c3d626fef526229e3d02f444bab247329b6695f2c",
-    },
-    source="PyPI spliceai==1.3.1 (spliceai/models/*.h5, spliceai/annotations/*.txt)",
-    licence="CC BY-NC 4.0 (weights); annotation tables from GENCODE V24",
-    fetch_hint="pip download --no-deps spliceai==1.3.1, then: splicescore weights import spliceai spliceai-1.3.1-py2.py3-none-any.whl",
-)
-
-SPECS: dict[str, WeightSpec] = {"spliceai": SPLICEAI}
 
 
 def home() -> Path:
@@ -171,36 +148,39 @@ def _install(spec: WeightSpec, tensors: dict[str, torch.Tensor], found: dict[str
     return target
 
 
+def _plugin(name: str):
+    from splicescore import models
+    from splicescore.errors import UsageError
+
+    try:
+        return models.get(name)
+    except UsageError as exc:
+        raise WeightsError(str(exc)) from exc
+
+
+def spec(name: str) -> WeightSpec:
+    return _plugin(name).SPEC
+
+
 def import_weights(name: str, paths, root: Path | None = None) -> Path:
     """Convert the official files found among ``paths`` into the cache; returns the model folder."""
-    if name not in SPECS:
-        raise WeightsError(f"unknown model {name!r}; known: {', '.join(SPECS)}")
-    spec = SPECS[name]
+    plugin = _plugin(name)
     (root or home()).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
-        found = _collect(paths, spec, Path(work))
-        tensors = CONVERTERS[name](found)
-        return _install(spec, tensors, found, root)
+        found = _collect(paths, plugin.SPEC, Path(work))
+        tensors = plugin.convert(found)
+        return _install(plugin.SPEC, tensors, found, root)
 
 
 def fetch_weights(name: str, root: Path | None = None, log: Callable[[str], None] = lambda s: None) -> Path:
-    """Download the official files from their source (SpliceAI: the PyPI wheel) and import them."""
-    if name != "spliceai":
-        raise WeightsError(f"{name}: no automatic download; {SPECS[name].fetch_hint if name in SPECS else ''}")
+    """Download the official files from their source and import them."""
+    plugin = _plugin(name)
+    if not hasattr(plugin, "download"):
+        raise WeightsError(f"{name}: no automatic download. {plugin.SPEC.fetch_hint}")
     with tempfile.TemporaryDirectory() as work:
-        log("splicescore: downloading the spliceai==1.3.1 wheel from PyPI (16 MB, once) ...")
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", work,
-               "spliceai==1.3.1"]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = list(Path(work).glob("spliceai-1.3.1-*.whl"))
-        if proc.returncode != 0 or not wheels:
-            detail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no wheel"]
-            raise WeightsError(
-                f"spliceai: download failed ({detail[0]}). Download the wheel yourself "
-                f"(https://pypi.org/project/spliceai/1.3.1/) and run: splicescore weights import spliceai PATH.whl"
-            )
-        log("splicescore: checking sha256 and converting the 5 SpliceAI models ...")
-        return import_weights(name, wheels, root)
+        paths = plugin.download(Path(work), log)
+        log(f"splicescore: checking sha256 and converting {name} ...")
+        return import_weights(name, paths, root)
 
 
 def load_tensors(name: str, root: Path | None = None) -> dict[str, torch.Tensor]:
@@ -208,7 +188,7 @@ def load_tensors(name: str, root: Path | None = None) -> dict[str, torch.Tensor]
     manifest = read_manifest(name, root)
     path = model_dir(name, root) / "model.safetensors"
     if manifest is None or not path.is_file():
-        raise WeightsError(f"{name}: weights are not installed (run: splicescore weights fetch {name})")
+        raise WeightsError(f"{name}: weights are not installed. {spec(name).fetch_hint}")
     if sha256_file(path) != manifest.get("tensors_sha256"):
         raise WeightsError(f"{path}: checksum differs from the manifest; re-import the weights")
     return load_file(str(path))
@@ -218,18 +198,8 @@ def extra_dir(name: str, root: Path | None = None) -> Path:
     return model_dir(name, root) / "extra"
 
 
-def _convert_spliceai(found: dict[str, Path]) -> dict[str, torch.Tensor]:
-    from splicescore.convert.spliceai import convert_spliceai_files
-
-    return convert_spliceai_files([found[f"spliceai{i}.h5"] for i in range(1, 6)])
-
-
-CONVERTERS: dict[str, Callable[[dict[str, Path]], dict[str, torch.Tensor]]] = {"spliceai": _convert_spliceai}
-
-
-def load_spliceai(root: Path | None = None):
-    from splicescore.networks.spliceai import SpliceAIEnsemble
-
-    model = SpliceAIEnsemble()
-    model.load_state_dict(load_tensors("spliceai", root))
-    return model.eval()
+def load_network(name: str, root: Path | None = None) -> torch.nn.Module:
+    """The model's network with its cached weights, in eval mode."""
+    net = _plugin(name).build_network()
+    net.load_state_dict(load_tensors(name, root))
+    return net.eval()

@@ -52,7 +52,7 @@ class FakeSpliceAI(torch.nn.Module):
 @pytest.fixture
 def fake_net(monkeypatch, weights_home):
     net = FakeSpliceAI()
-    monkeypatch.setattr(weights, "load_spliceai", lambda root=None: net)
+    monkeypatch.setattr(weights, "load_network", lambda name, root=None: net)
     return net
 
 
@@ -372,7 +372,7 @@ def test_oom_halves_batch_and_retries(genome, monkeypatch, weights_home, tmp_pat
     vcf = write_vcf(tmp_path / "in.vcf", rows)
     outs = []
     for net in (FakeSpliceAI(), OomAboveTwo()):
-        monkeypatch.setattr(weights, "load_spliceai", lambda root=None, n=net: n)
+        monkeypatch.setattr(weights, "load_network", lambda name, root=None, n=net: n)
         o = tmp_path / f"{type(net).__name__}.vcf"
         run_vcf(RunConfig(input=str(vcf), output=str(o), reference=str(fasta), annotation=str(table),
                           device="cpu", batch_size=16))

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from splicescore import weights
+from splicescore.models.spliceai import SPEC
 from splicescore.errors import WeightsError
 
 
@@ -15,7 +16,7 @@ def test_import_writes_manifest_with_sources(weights_home):
     manifest = weights.read_manifest("spliceai", weights_home)
     assert set(manifest["files"]) == {f"spliceai{i}.h5" for i in range(1, 6)} | {"grch37.txt", "grch38.txt"}
     for name, sha in manifest["files"].items():
-        assert sha == {**weights.SPLICEAI.files, **weights.SPLICEAI.extras}[name]
+        assert sha == {**SPEC.files, **SPEC.extras}[name]
     assert (weights_home / "spliceai" / "extra" / "grch38.txt").is_file()
 
 
@@ -55,4 +56,4 @@ def test_not_installed_says_how(tmp_path):
 def test_fetch_from_pypi(tmp_path):
     """`splicescore weights fetch spliceai` downloads the 1.3.1 wheel and converts it (needs PyPI)."""
     path = weights.fetch_weights("spliceai", tmp_path)
-    assert json.loads((path / "manifest.json").read_text())["files"]["grch38.txt"] == weights.SPLICEAI.extras["grch38.txt"]
+    assert json.loads((path / "manifest.json").read_text())["files"]["grch38.txt"] == SPEC.extras["grch38.txt"]
