@@ -125,17 +125,23 @@ class DilatedResidualTrunk(nn.Module):
         """Input positions lost in total (``CL``; 10,000 for SpliceAI-10k)."""
         return 2 * sum(u.shrink for u in self.units)
 
-    def forward(self, x: torch.Tensor, valid: bool = True) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, valid: bool = True, crop: bool = True) -> torch.Tensor:
         """Skip features for the central ``L - context`` positions.
 
         Parameters
         ----------
         x : torch.Tensor
-            ``(B, in_channels, L)`` with ``L > context``.
+            ``(B, in_channels, L)`` with ``L > context`` (any ``L`` when ``crop=False``).
         valid : bool
             Valid convolutions with progressive cropping (default) or the literal "same"-padded
             architecture followed by one crop. Both give the same numbers.
+        crop : bool
+            ``False`` (only with ``valid=False``) returns the full-length ``(B, C, L)`` skip sum of
+            the "same"-padded architecture, edge positions (which read the zero padding) included.
+            SpTransformer's encoders feed this uncropped output to the rest of the network.
         """
+        if valid and not crop:
+            raise ValueError("valid convolutions always crop; use valid=False with crop=False")
         conv = self.conv_in(x)
         skip = self.skip_in(conv)
         group = 0
@@ -148,4 +154,4 @@ class DilatedResidualTrunk(nn.Module):
                     skip = _crop(skip, (skip.shape[-1] - dense.shape[-1]) // 2)
                 skip = skip + dense
         half = self.context // 2
-        return skip if valid else _crop(skip, half)
+        return skip if valid or not crop else _crop(skip, half)
