@@ -44,6 +44,7 @@ class Transcript:
     exon_ends1: tuple[int, ...]
     transcript_id: str = ""
     order: int = 0
+    gene_id: str = ""  # the GTF/GFF3 gene_id (Pangolin prints it); "" for SpliceAI tables
 
     @property
     def exon_boundaries1(self) -> np.ndarray:
@@ -84,10 +85,14 @@ class GeneIndex:
 
     def at(self, chrom: str, pos1: int) -> list[Transcript]:
         """Transcripts with ``tx_start1 <= pos1 <= tx_end1`` on ``chrom`` (any naming), in source order."""
+        return self.overlapping(chrom, pos1, pos1)
+
+    def overlapping(self, chrom: str, start1: int, end1: int) -> list[Transcript]:
+        """Transcripts overlapping ``[start1, end1]`` (1-based inclusive) on ``chrom``, in source order."""
         name = self.resolve(chrom)
         if name is None:
             return []
-        hits = sorted(h[2] for h in self._index[name].find_overlap(pos1, pos1 + 1))
+        hits = sorted(h[2] for h in self._index[name].find_overlap(start1, end1 + 1))
         return [self.transcripts[i] for i in hits]
 
     def by_name(self, gene: str) -> list[Transcript]:
@@ -237,6 +242,7 @@ def load_gtf(path: str | Path, transcripts: str = "auto") -> GeneIndex:
             exon_ends1=tuple(e for _, e in ex),
             transcript_id=tid,
             order=info["order"],
+            gene_id=info["gene_id"].split(":", 1)[-1] if info["gene_id"].startswith("gene:") else info["gene_id"],
         )
         by_gene[info["gene_id"] or t.gene].append(t)
         tags[tid] = info["tags"]
@@ -250,7 +256,7 @@ def load_gtf(path: str | Path, transcripts: str = "auto") -> GeneIndex:
     first = {id(c): min(t.order for t in by_gene[k]) for k, c in zip(by_gene, chosen)}
     chosen = [
         Transcript(c.gene, c.chrom, c.strand, c.tx_start1, c.tx_end1, c.exon_starts1, c.exon_ends1,
-                   c.transcript_id, first[id(c)])
+                   c.transcript_id, first[id(c)], c.gene_id)
         for c in chosen
     ]
     return GeneIndex(chosen, str(path))

@@ -60,7 +60,11 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
 @click.option("--tsv", "tsv", default=None, help="Also write one TSV row per record x ALT x gene (unrounded scores).")
 @click.option("-O", "--output-type", type=click.Choice(["v", "z", "b", "u"]), default=None,
               help="v: VCF, z: bgzipped VCF, b: BCF, u: uncompressed BCF [default: from the extension].")
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1), help="Windows per forward pass.")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1),
+              help="Windows per forward pass on a GPU (on the CPU each of --threads workers runs one window at a time).")
+@click.option("--chunk-size", default=128, show_default=True, type=click.IntRange(1),
+              help="Records read and planned together (nearby variants share reference passes); "
+                   "bounds memory, never changes the results.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--threads", default=None, type=click.IntRange(1), help="CPU threads for inference [default: torch's].")
 @click.option("--transcripts", default="auto", show_default=True,
@@ -74,10 +78,14 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
               help="APARENT2: BED of PAS hexamer positions with strand, or a GTF with polyA_signal features.")
 @click.option("--hal-ref-psi", default=None, type=click.FloatRange(0, 1),
               help="HAL: reference PSI of the exon, to report dPSI = expit(logit(P) + delta) - P.")
+@click.option("--sptransformer-flags", is_flag=True,
+              help="SpTransformer: write the official Y/N tissue-specificity flags (95% thresholds) instead of "
+                   "the 15 tissue scores in INFO/SpTransformer.")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run from OUTPUT.partial: records already written are kept, not rescored.")
-def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, output_type, batch_size, device,
-            threads, transcripts, pad_ends, pangolin_mask, pangolin_cutoff, pas, hal_ref_psi, resume):
+def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, output_type, batch_size, chunk_size, device,
+            threads, transcripts, pad_ends, pangolin_mask, pangolin_cutoff, pas, hal_ref_psi, sptransformer_flags,
+            resume):
     """Annotate a VCF with splicing scores.
 
     Every input record is written, in order. SpliceAI scores go in INFO/SpliceAI exactly as
@@ -89,9 +97,11 @@ def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, 
     cfg = RunConfig(
         input=input_, output=output, reference=reference, annotation=annotation,
         models=tuple(m.strip().lower() for m in models.split(",") if m.strip()),
-        distance=distance, mask=bool(mask), batch_size=batch_size, device=device, threads=threads, tsv=tsv,
+        distance=distance, mask=bool(mask), batch_size=batch_size, chunk_size=chunk_size, device=device,
+        threads=threads, tsv=tsv,
         output_type=output_type, pad_ends=pad_ends, transcripts=transcripts, resume=resume,
         pangolin_mask=bool(pangolin_mask), pangolin_cutoff=pangolin_cutoff, pas=pas, hal_ref_psi=hal_ref_psi,
+        sptransformer_flags=sptransformer_flags,
     )
     stats = run_vcf(cfg)
     log.info(stats.summary())
@@ -146,16 +156,26 @@ def weights_fetch(model):
 @weights_cmd.command("import")
 @click.argument("model")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-def weights_import(model, paths):
+@click.option("--unverified", is_flag=True,
+              help="Also accept files in the official format that are not the published ones (test or "
+                   "self-trained weights): taken by file name, or as the model's single file. Marked "
+                   "unverified in the cache.")
+def weights_import(model, paths, unverified):
     """Convert local copies of the official files (files, folders or the wheel).
 
     \b
     spliceai: spliceai1.h5 ... spliceai5.h5 (+ grch37.txt, grch38.txt for -a grch37/grch38),
               or the spliceai-1.3.1 wheel itself. Files are recognised by their sha256.
+    pangolin: final.{1,2,3}.{0,2,4,6}.3.v2 (12 files, pangolin/models/ of github.com/tkzeng/Pangolin),
+              or a folder holding them.
+    sptransformer: SpTransformer_pytorch.ckpt (Google Drive link in the official README).
     """
     from splicescore import weights
 
-    path = weights.import_weights(model, [Path(p) for p in paths])
+    path = weights.import_weights(model, [Path(p) for p in paths], unverified=unverified)
+    if (weights.read_manifest(model) or {}).get("verified") is False:
+        log.warning(f"splicescore: warning: {model} weights installed from files that are NOT the published "
+                    "ones (sha256 differs); scores will not be the official model's")
     log.info(f"splicescore: {model} weights installed in {path}")
 
 
@@ -171,6 +191,8 @@ def weights_list():
         spec = models.get(name).SPEC
         manifest = weights.read_manifest(name)
         state = "installed" if weights.is_installed(name) else "not installed"
+        if manifest and manifest.get("verified") is False and weights.is_installed(name):
+            state = "installed (unverified: not the published files)"
         click.echo(f"{name}\t{state}\t{spec.licence}")
         if manifest:
             click.echo(f"\tsource: {manifest.get('source')}\n\tconverted by: {manifest.get('converted_by')}")

@@ -8,6 +8,12 @@ Layout under ``$SPLICESCORE_HOME`` (default: the user cache dir, e.g. ``~/.cache
 
 Every original file is checked against the sha256 of the published artefact before conversion, and
 the converted tensors against the manifest when they are loaded.
+
+``import_weights(..., unverified=True)`` (CLI: ``weights import MODEL PATH --unverified``) is the one
+way around the sha256 check, for files in the official *format* that are not the published files
+(tests use random-weight checkpoints; developers their own trainings). Such files are taken by their
+file name, or, for a model with a single file, as that file; the manifest then says
+``"verified": false`` and ``weights list`` shows it.
 """
 
 from __future__ import annotations
@@ -78,11 +84,17 @@ def is_installed(name: str, root: Path | None = None) -> bool:
     return m is not None and (model_dir(name, root) / "model.safetensors").is_file()
 
 
-def _collect(paths, spec: WeightSpec, workdir: Path) -> dict[str, Path]:
-    """Find the spec's files among ``paths`` (files, folders, wheels/zips), checking sha256."""
+def _collect(paths, spec: WeightSpec, workdir: Path, unverified: bool = False) -> dict[str, Path]:
+    """Find the spec's files among ``paths`` (files, folders, wheels/zips), checking sha256.
+
+    With ``unverified``, files whose sha256 is not the published one still fill the spec's missing
+    files: by file name, or, when one file is missing and exactly one unrecognised file was given,
+    as that file.
+    """
     wanted = {**spec.files, **spec.extras}
     by_sha = {sha: name for name, sha in wanted.items()}
     found: dict[str, Path] = {}
+    unknown: list[Path] = []
 
     def consider(path: Path) -> None:
         if path.suffix in (".whl", ".zip") and zipfile.is_zipfile(path):
@@ -101,6 +113,8 @@ def _collect(paths, spec: WeightSpec, workdir: Path) -> dict[str, Path]:
         name = by_sha.get(digest)
         if name is not None:
             found.setdefault(name, path)
+        else:
+            unknown.append(path)
 
     for p in paths:
         p = Path(p)
@@ -112,6 +126,16 @@ def _collect(paths, spec: WeightSpec, workdir: Path) -> dict[str, Path]:
         else:
             consider(p)
     missing = sorted(set(spec.files) - set(found))
+    if missing and unverified:
+        for name in missing:
+            same = [p for p in unknown if p.name == name]
+            if same:
+                found[name] = same[0]
+        missing = sorted(set(spec.files) - set(found))
+        rest = [p for p in unknown if p not in found.values()]
+        if len(missing) == 1 and len(rest) == 1:
+            found[missing[0]] = rest[0]
+            missing = []
     if missing:
         raise WeightsError(
             f"{spec.name}: the published file(s) {', '.join(missing)} were not found among the given paths "
@@ -138,6 +162,8 @@ def _install(spec: WeightSpec, tensors: dict[str, torch.Tensor], found: dict[str
             "files": {name: sha256_file(path) for name, path in sorted(found.items())},
             "tensors_sha256": sha256_file(tmp / "model.safetensors"),
         }
+        published = {**spec.files, **spec.extras}
+        manifest["verified"] = all(published.get(n) == sha for n, sha in manifest["files"].items())
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         if target.exists():
             shutil.rmtree(target)
@@ -162,12 +188,16 @@ def spec(name: str) -> WeightSpec:
     return _plugin(name).SPEC
 
 
-def import_weights(name: str, paths, root: Path | None = None) -> Path:
-    """Convert the official files found among ``paths`` into the cache; returns the model folder."""
+def import_weights(name: str, paths, root: Path | None = None, unverified: bool = False) -> Path:
+    """Convert the official files found among ``paths`` into the cache; returns the model folder.
+
+    ``unverified``: also accept files in the official format that are not the published files (see
+    the module docstring); the manifest records ``"verified": false``.
+    """
     plugin = _plugin(name)
     (root or home()).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
-        found = _collect(paths, plugin.SPEC, Path(work))
+        found = _collect(paths, plugin.SPEC, Path(work), unverified)
         tensors = plugin.convert(found)
         return _install(plugin.SPEC, tensors, found, root)
 

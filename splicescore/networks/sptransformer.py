@@ -272,7 +272,9 @@ class SpTransformerNet(nn.Module):
         Positions entering the transformer (8192); the axial embedding has shape
         ``(max_seq_len // bucket_size, bucket_size)``.
     context : int
-        Context removed on each side of the output (4000).
+        Context removed on each side of the output (4000). Stored as ``flank``; the attribute
+        ``context`` is the total ``L_in - L_out = 2 * flank`` (8000), as
+        :func:`splicescore.predict.predict` expects of every sliding model.
     n_tissues : int
         15.
     bn_eps, ln_eps : float
@@ -301,7 +303,11 @@ class SpTransformerNet(nn.Module):
             raise ValueError("max_seq_len must be a multiple of bucket_size")
         self.max_seq_len = max_seq_len
         self.bucket_size = bucket_size
-        self.context = context
+        self.flank = context
+        #: input minus output length (both sides), read by :func:`splicescore.predict.predict`
+        self.context = 2 * context
+        # every output depends on the input length (the 8,192-position crop is centred), so
+        # right-padding would change outputs; predict() never pads (batches hold one length)
         self.n_tissues = n_tissues
         self.encoders = nn.ModuleList(
             DilatedResidualTrunk(
@@ -327,15 +333,15 @@ class SpTransformerNet(nn.Module):
         self.usage_head = nn.Conv1d(model_dim, n_tissues, 1)
 
     def output_length(self, length: int) -> int:
-        """Number of output positions ``T = L - 2 * context`` for input length ``L``."""
-        return length - 2 * self.context
+        """Number of output positions ``T = L - 2 * flank`` for input length ``L``."""
+        return length - 2 * self.flank
 
     def _check_length(self, length: int) -> None:
         t = self.output_length(length)
         if length < self.max_seq_len or not 0 < t <= self.max_seq_len:
             raise ValueError(
                 f"input length {length} unsupported: need {self.max_seq_len} <= L <= "
-                f"{self.max_seq_len + 2 * self.context} (the official tool uses {SPTRANSFORMER_INPUT_LENGTH})"
+                f"{self.max_seq_len + 2 * self.flank} (the official tool uses {SPTRANSFORMER_INPUT_LENGTH})"
             )
 
     def positional_embedding(self) -> torch.Tensor:

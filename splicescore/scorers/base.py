@@ -22,9 +22,11 @@ SKIP_REASONS = {
     "symbolic_alt": "symbolic or breakend ALT (<DEL>, ]chr:pos], ...)",
     "spanning_deletion": "spanning deletion ALT (*)",
     "ref_too_long": "REF longer than the model allows (SpliceAI/Pangolin: 2*D)",
+    "alt_too_long": "ALT longer than the model's window allows (SpTransformer: insertions up to 3,995 nt)",
     "no_gene": "no annotated gene at the variant",
     "no_pas": "no polyadenylation signal window contains the variant",
     "no_donor": "no annotated 5' splice donor window contains the variant",
+    "donor_deleted": "an indel deletes the 5' splice donor base that HAL's window is anchored on",
     "non_acgt": "REF or ALT has characters other than A, C, G, T",
     "complex_allele": "REF and ALT both longer than 1 nt (SpliceAI writes '.' scores)",
 }

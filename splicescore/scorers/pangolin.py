@@ -1,0 +1,208 @@
+"""Pangolin VCF scorer: windows, skips, genes and the ``INFO/Pangolin`` value.
+
+The numbers and the per-gene text are those of the official command line (tkzeng/Pangolin 1.0.2,
+``pangolin/pangolin.py``); every official fact is documented, with its source, in
+:mod:`splicescore.scorers.pangolin_score`, whose pure functions this module calls. What this module
+adds is the mapping onto splicescore's records, annotation and skip reasons:
+
+* **Window**: ``seq[pos-5001-d : pos+len(REF)+4999+d]`` (0-based), upper-cased, no N-masking; the
+  ALT window replaces REF at offset ``5000 + d``. One REF window per strand that has a gene at the
+  variant, one ALT window per strand and ALT (``d`` is ``-D/--distance``, default 50 as Pangolin's
+  ``-d``).
+* **Genes**: the run's annotation (:class:`~splicescore.annotation.GeneIndex`; one transcript per
+  gene). Pangolin keeps a gene when ``start < POS <= end`` (gffutils query + filter), so of
+  ``GeneIndex.at`` (``tx_start1 <= POS <= tx_end1``) the transcripts starting exactly at POS are
+  dropped. ``+`` genes first, then ``-`` genes, each strand ordered by (start, end). The printed
+  name is the GTF ``gene_id`` (as Pangolin prints it), or the gene name for a SpliceAI table. The
+  annotated sites of a gene are the exon starts and ends of its transcript in that annotation
+  (Pangolin's ``create_db.py`` default keeps the ``Ensembl_canonical`` transcript; splicescore's
+  ``--transcripts auto`` picks MANE_Select, else Ensembl_canonical, else the longest).
+* **Skip reasons** (official check order): allele format (``symbolic_alt``, ``spanning_deletion``,
+  ``non_acgt``; ``complex_allele`` for REF and ALT both longer than 1 nt and of different length:
+  Pangolin's "Variant format not supported."), ``ref_too_long`` (``len(REF) > 2d``: "Deletion too
+  large"), ``contig_not_in_fasta``, ``ref_mismatch``, ``contig_end`` (window past a contig end,
+  unless ``--pad-ends``; the official tool reads a short window or crashes there), ``no_gene``.
+
+Deliberate differences from the official CLI (README): every ALT is scored (official: ALT[0]
+only); each gene is masked on the unmasked scores (officially masks accumulate across the genes of
+one strand); REF is compared with the FASTA case-insensitively and lowercase alleles are accepted;
+values print as ``%.2f`` (official: Python's repr of a rounded float32, e.g. ``0.6800000071525574``).
+
+``INFO/Pangolin``: one entry per ALT × gene, ALT-major, each the official per-gene field prefixed
+with the ALT: ``ALT|gene|pos:gain|pos:loss|Warnings:...`` (cutoff mode:
+``ALT|gene|pos:score|...|Warnings:...``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from splicescore.annotation import GeneIndex, Transcript
+from splicescore.encoding import one_hot
+from splicescore.genome import Reference
+from splicescore.scorers import pangolin_score as ps
+from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt
+
+INFO_KEY = "Pangolin"
+INFO_DESCRIPTION = (
+    "Pangolin splice scores (Pangolin 1.0.2, computed by splicescore {version}; {mode}). "
+    "One entry per ALT and gene: ALLELE|gene|pos:score_change|pos:score_change|Warnings:..., "
+    "positions relative to POS"
+)
+TSV_COLUMNS = ("gain", "gain_pos", "loss", "loss_pos", "warnings")
+
+
+def gene_name(tx: Transcript) -> str:
+    """What Pangolin prints for a gene: its ``gene_id`` when the annotation has one."""
+    return tx.gene_id or tx.gene
+
+
+def pangolin_genes(genes: GeneIndex, chrom: str, pos1: int) -> dict[str, list[Transcript]]:
+    """Genes Pangolin scores at ``pos1``, per strand, in its output order.
+
+    ``start < pos1 <= end`` (see module docstring), ordered by (start, end) and then by the
+    annotation's order; a gene name repeated on one strand is kept once (its first transcript).
+    """
+    out: dict[str, list[Transcript]] = {"+": [], "-": []}
+    for tx in genes.at(chrom, pos1):
+        if tx.tx_start1 < pos1 <= tx.tx_end1 and tx.strand in out:
+            out[tx.strand].append(tx)
+    for strand, txs in out.items():
+        txs.sort(key=lambda t: (t.tx_start1, t.tx_end1, t.order))
+        seen: set[str] = set()
+        out[strand] = [t for t in txs if not (gene_name(t) in seen or seen.add(gene_name(t)))]
+    return out
+
+
+def encode(window: str, strand: str) -> np.ndarray:
+    """One-hot ``(L, 4)`` float32 in network orientation (minus strand: reverse complement)."""
+    x = one_hot(window)
+    return np.ascontiguousarray(x[::-1, ::-1]) if strand == "-" else x
+
+
+@dataclass
+class _Strand:
+    strand: str
+    genes: list[Transcript]
+    ref_input: int
+    alt_inputs: dict[str, int] = field(default_factory=dict)
+
+
+class PangolinScorer:
+    """Plans and finishes Pangolin scores for VCF records (see module docstring)."""
+
+    name = "pangolin"
+    info_key = INFO_KEY
+    tsv_columns = TSV_COLUMNS
+
+    def __init__(
+        self,
+        reference: Reference,
+        genes: GeneIndex,
+        distance: int = 50,
+        mask: bool = True,
+        cutoff: float | None = None,
+        pad_ends: bool = False,
+        version: str = "",
+    ):
+        if not 0 <= distance <= 4999:
+            raise ValueError("distance must be in 0..4999")
+        if not version:
+            from splicescore import __version__ as version
+        self.reference = reference
+        self.genes = genes
+        self.distance = distance
+        self.mask = mask
+        self.cutoff = cutoff
+        self.pad_ends = pad_ends
+        mode = f"d={distance}, " + ("masked" if mask else "unmasked")
+        if cutoff is not None:
+            mode += f", every site with |change| >= {cutoff}"
+        self.info_description = INFO_DESCRIPTION.format(version=version, mode=mode)
+
+    def plan(self, variant: Variant) -> RecordPlan:
+        plan = RecordPlan(state=[])
+        ref = variant.ref.upper()
+        alts = []
+        for alt in variant.alts:
+            reason = classify_alt(alt)
+            if reason == "missing":
+                continue
+            if reason is None and len(ref) != 1 and len(alt) != 1 and len(ref) != len(alt):
+                reason = "complex_allele"
+            if reason is not None:
+                plan.skips.append((alt, reason))
+            else:
+                alts.append(alt)
+        if not alts:
+            return plan
+
+        def skip_all(reason: str) -> RecordPlan:
+            plan.skips.extend((a, reason) for a in alts)
+            return plan
+
+        d = self.distance
+        if len(ref) > 2 * d:
+            return skip_all("ref_too_long")
+        if classify_alt(ref) == "non_acgt":
+            return skip_all("non_acgt")
+        contig = self.reference.resolve(variant.chrom)
+        if contig is None:
+            return skip_all("contig_not_in_fasta")
+        start0, end0 = ps.window_bounds(variant.pos1, len(ref), d)
+        seq = self.reference.fetch(contig, start0, end0).upper()
+        offset = ps.CONTEXT // 2 + d
+        if seq[offset : offset + len(ref)] != ref:
+            return skip_all("ref_mismatch")
+        if (start0 < 0 or end0 > self.reference.lengths[contig]) and not self.pad_ends:
+            return skip_all("contig_end")
+        by_strand = pangolin_genes(self.genes, variant.chrom, variant.pos1)
+        if not by_strand["+"] and not by_strand["-"]:
+            return skip_all("no_gene")
+
+        for strand in ("+", "-"):
+            if not by_strand[strand]:
+                continue
+            unit = _Strand(strand, by_strand[strand], len(plan.inputs))
+            plan.inputs.append(encode(seq, strand))
+            for alt in dict.fromkeys(alts):
+                unit.alt_inputs[alt] = len(plan.inputs)
+                plan.inputs.append(encode(seq[:offset] + alt.upper() + seq[offset + len(ref) :], strand))
+            plan.state.append(unit)
+        plan.state = (alts, plan.state)
+        return plan
+
+    def finish(self, variant: Variant, plan: RecordPlan, outputs: list[np.ndarray]) -> RecordResult:
+        """``outputs[i]`` is ``(3 replicates, 4 tissues, L_i - 10000)`` for ``plan.inputs[i]``
+        (network orientation)."""
+        result = RecordResult(skips=list(plan.skips))
+        if not plan.state:
+            return result
+        alts, strands = plan.state
+        d, pos = self.distance, variant.pos1
+        entries = []
+        for alt in alts:
+            for unit in strands:
+                loss, gain = ps.compute_loss_gain(
+                    outputs[unit.ref_input], outputs[unit.alt_inputs[alt]], unit.strand, d
+                )
+                genes = [(gene_name(t), ps.exon_boundary_sites(zip(t.exon_starts1, t.exon_ends1)))
+                         for t in unit.genes]
+                fields = ps.score_strand(genes, loss, gain, pos, d, mask=self.mask, cutoff=self.cutoff,
+                                         style="fixed")
+                entries.extend(f"{alt}|{f}" for f in fields)
+                for (gene, sites), tx in zip(genes, unit.genes):
+                    g_loss, g_gain, warning = loss, gain, ""
+                    if self.mask:
+                        g_loss, g_gain, warning = ps.mask_scores(loss, gain, sites, pos, d)
+                    g, lo = int(np.argmax(g_gain)), int(np.argmin(g_loss))
+                    result.rows.append({
+                        "alt": alt, "gene": gene, "strand": unit.strand,
+                        "gain": float(g_gain[g]), "gain_pos": g - d,
+                        "loss": float(g_loss[lo]), "loss_pos": lo - d,
+                        "warnings": warning or ".",
+                    })
+        result.info = ",".join(entries) if entries else None
+        return result
