@@ -39,6 +39,7 @@ class RunConfig:
     distance: int = 50
     mask: bool = False
     batch_size: int = 64
+    chunk_size: int = 128  # records planned together (shares reference tracks; never changes results)
     device: str = "auto"
     threads: int | None = None
     tsv: str | None = None
@@ -51,6 +52,7 @@ class RunConfig:
     pangolin_cutoff: float | None = None
     pas: str | None = None
     hal_ref_psi: float | None = None
+    sptransformer_flags: bool = False  # SpTransformer: Y/N tissue flags instead of tissue scores in INFO
     weights_home: Path | None = None
 
 
@@ -146,7 +148,7 @@ def run_vcf(cfg: RunConfig) -> Statistics:
         reasons = "; ".join(f"{k}: {v}" for k, v in SKIP_REASONS.items())
         vin.add_info(SKIP_KEY, f"Alleles splicescore {__version__} did not score, as MODEL|ALLELE|REASON. Reasons: {reasons}")
         records = iter(vin)
-        first = _peek(records, max(cfg.batch_size, 32))
+        first = _peek(records, cfg.chunk_size)
         _check_contigs(vin, [r.CHROM for r in first], reference, built)
         _write_all(cfg, vin, first, records, built, device, stats)
     finally:
@@ -181,7 +183,7 @@ def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, devic
         chunk: list = []
         for rec in stream:
             chunk.append(rec)
-            if len(chunk) >= max(cfg.batch_size, 32):
+            if len(chunk) >= cfg.chunk_size:
                 _process(chunk, built, cfg, device, vout, tsv, stats)
                 vout.check_reader_alive()
                 chunk = []
@@ -239,18 +241,28 @@ def _check_contigs(vin: VcfInput, first_chroms: list[str], reference: Reference,
             )
 
 
+def _max_positions(cfg: RunConfig) -> int:
+    """Input positions per forward pass: what ``batch_size`` SpliceAI windows at this D would take."""
+    return cfg.batch_size * (10_000 + 2 * cfg.distance + 1)
+
+
 def _process(chunk, built, cfg: RunConfig, device, vout: VcfOutput, tsv, stats: Statistics) -> None:
     variants = [_variant(rec, stats.records + i) for i, rec in enumerate(chunk)]
     per_model = []
     for scorer, net in built:
-        plans = [scorer.plan(v) for v in variants]
-        inputs = [x for p in plans for x in p.inputs]
+        if hasattr(scorer, "plan_chunk"):  # plans share inputs across records (reference tracks)
+            inputs, plans = scorer.plan_chunk(variants)
+            outputs = predict(net, inputs, cfg.batch_size, device, _max_positions(cfg))
+            results = [scorer.finish(v, p, outputs) for v, p in zip(variants, plans)]
+        else:
+            plans = [scorer.plan(v) for v in variants]
+            inputs = [x for p in plans for x in p.inputs]
+            outputs = predict(net, inputs, cfg.batch_size, device, _max_positions(cfg))
+            results, k = [], 0
+            for v, p in zip(variants, plans):
+                results.append(scorer.finish(v, p, outputs[k : k + len(p.inputs)]))
+                k += len(p.inputs)
         stats.windows += len(inputs)
-        outputs = predict(net, inputs, cfg.batch_size, device)
-        results, k = [], 0
-        for v, p in zip(variants, plans):
-            results.append(scorer.finish(v, p, outputs[k : k + len(p.inputs)]))
-            k += len(p.inputs)
         per_model.append((scorer, results))
 
     for i, rec in enumerate(chunk):

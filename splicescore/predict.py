@@ -1,15 +1,17 @@
 """The one batched inference path shared by every model.
 
-``predict(model, inputs)`` runs one-hot windows of possibly different lengths through a network in
-batches. Windows of one batch are right-padded with zeros (N) to a common length. For the sliding
-models (SpliceAI, Pangolin) an output position only sees its own ``context + 1`` input positions, so
-the padding never reaches the outputs that are kept: output ``i`` is cut back to
-``len(inputs[i]) - model.context`` positions. Fixed-window models (APARENT2, HAL) have no
-``context`` attribute and get windows of one length.
+``predict(model, inputs)`` runs one-hot windows of possibly different lengths through a network.
+On a GPU windows go in batches that only ever hold windows of one length, so nothing is padded
+(SpTransformer's outputs depend on the whole input length; and rounding must not depend on what a
+window is batched with). On the CPU each window runs on its own in one of ``torch.get_num_threads()``
+single-threaded workers (see :func:`_cpu_windows`): the same bytes for any batch size or thread count.
+Sliding models (SpliceAI, Pangolin, SpTransformer) have an integer ``context`` attribute (input
+length minus output length); fixed-window models (APARENT2, HAL) have none.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
@@ -24,10 +26,15 @@ def resolve_device(device: str) -> torch.device:
 
 
 def _batches(order: Sequence[int], lengths: Sequence[int], batch_size: int, max_positions: int | None):
+    """Consecutive runs of ``order`` with one length, at most ``batch_size`` windows and
+    ``max_positions`` input positions each (a longer window goes alone)."""
     batch: list[int] = []
     for i in order:
-        longest = max([lengths[j] for j in batch] + [lengths[i]])
-        if batch and (len(batch) >= batch_size or (max_positions and longest * (len(batch) + 1) > max_positions)):
+        if batch and (
+            len(batch) >= batch_size
+            or lengths[i] != lengths[batch[0]]
+            or (max_positions and lengths[i] * (len(batch) + 1) > max_positions)
+        ):
             yield batch
             batch = []
         batch.append(i)
@@ -68,7 +75,17 @@ def predict(
     device = torch.device(device) if isinstance(device, str) else device
     context = getattr(model, "context", None)
     lengths = [x.shape[0] for x in inputs]
-    # longest first keeps padding small; results go back to input order
+    if device.type == "cpu":
+        return [_crop(y, n, context) for y, n in zip(_cpu_windows(model, inputs), lengths)]
+    return _predict_batched(model, inputs, batch_size, device, max_positions)
+
+
+def _predict_batched(model, inputs, batch_size: int, device: torch.device, max_positions: int | None):
+    """Batches of one window length; a CUDA out-of-memory error halves the batch and retries."""
+    context = getattr(model, "context", None)
+    lengths = [x.shape[0] for x in inputs]
+    # windows of one length side by side (stable: input order within a length); results go back to
+    # input order
     order = sorted(range(len(inputs)), key=lambda i: -lengths[i])
     outputs: list[np.ndarray | None] = [None] * len(inputs)
     pending = list(_batches(order, lengths, max(1, batch_size), max_positions))
@@ -86,16 +103,41 @@ def predict(
             pending[:0] = [batch[:half], batch[half:]]
             continue
         for row, i in enumerate(batch):
-            out = y[row, ..., : lengths[i] - context] if context is not None else y[row]
-            outputs[i] = np.ascontiguousarray(out)
+            outputs[i] = _crop(y[row], lengths[i], context)
     return outputs  # type: ignore[return-value]
 
 
+def _crop(y: np.ndarray, length: int, context: int | None) -> np.ndarray:
+    return np.ascontiguousarray(y[..., : length - context] if context is not None else y)
+
+
 def _run_batch(model: torch.nn.Module, windows: list[np.ndarray], device: torch.device) -> np.ndarray:
-    """One forward pass over windows right-padded with zeros to a common length."""
-    width = max(w.shape[0] for w in windows)
-    x = np.zeros((len(windows), width, 4), dtype=np.float32)
-    for row, w in enumerate(windows):
-        x[row, : w.shape[0]] = w
-    xt = torch.from_numpy(x).to(device).transpose(1, 2)
-    return model(xt).cpu().numpy()
+    """One forward pass (GPU) over windows of one length."""
+    x = torch.from_numpy(np.stack(windows).astype(np.float32, copy=False)).transpose(1, 2)
+    return model(x.to(device)).cpu().numpy()
+
+
+def _cpu_windows(model: torch.nn.Module, windows: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """CPU: every window through the network on its own (batch of 1, single-threaded kernels),
+    ``torch.get_num_threads()`` windows at a time in worker threads.
+
+    CPU convolution kernels round differently (~1e-12) with the thread count and with a window's
+    place in a batch; computed this way every number is the same bytes for any ``--batch-size`` and
+    ``--threads``, and for 10-kb windows it is as fast as batched multi-threaded kernels.
+    """
+    workers = min(torch.get_num_threads(), len(windows))
+    previous = torch.get_num_threads()
+    try:
+        if workers == 1:
+            return [_one(model, w) for w in windows]
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(lambda w: _one(model, w), windows))
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _one(model: torch.nn.Module, window: np.ndarray) -> np.ndarray:
+    torch.set_num_threads(1)  # per thread: the worker's own OpenMP setting
+    x = torch.from_numpy(np.ascontiguousarray(window.T, dtype=np.float32))[None]
+    with torch.inference_mode():
+        return model(x)[0].numpy()

@@ -122,8 +122,30 @@ def delta_scores(y_ref: np.ndarray, y_alt: np.ndarray, cov: int, boundary_offset
 class _Unit:
     alt: str
     tx: Transcript
-    ref_input: int  # index into plan.inputs
     alt_input: int | None  # None: complex allele (dots)
+    ref_input: int = -1  # output holding this unit's REF track ...
+    ref_offset: int = 0  # ... starting here (genomic orientation)
+
+
+#: longest stretch of REF outputs computed in one piece for clustered variants
+MAX_TRACK = 20_000
+
+
+def reference_tracks(positions: list[int], distance: int, max_track: int = MAX_TRACK) -> list[tuple[int, int]]:
+    """Merge the REF output spans ``[pos - D, pos + D]`` of variants (sorted 1-based positions) into
+    tracks ``(first1, last1)`` whose input windows overlap, each at most ``max_track`` outputs long.
+
+    A sliding network's output at a position depends only on the ``CONTEXT + 1`` input nt around it,
+    so one pass over a track gives every variant's REF outputs (trick 3 of the performance issue).
+    """
+    tracks: list[list[int]] = []
+    for p in positions:
+        lo, hi = p - distance, p + distance
+        if tracks and lo - CONTEXT <= tracks[-1][1] and hi - tracks[-1][0] + 1 <= max_track:
+            tracks[-1][1] = max(tracks[-1][1], hi)
+        else:
+            tracks.append([lo, hi])
+    return [(lo, hi) for lo, hi in tracks]
 
 
 class SpliceAIScorer:
@@ -156,7 +178,66 @@ class SpliceAIScorer:
         return 2 * self.distance + 1
 
     def plan(self, variant: Variant) -> RecordPlan:
+        """One record on its own: its REF windows are its own inputs."""
         plan = RecordPlan(state=[])
+
+        def add(x: np.ndarray) -> int:
+            plan.inputs.append(x)
+            return len(plan.inputs) - 1
+
+        refs: dict[int, int] = {}
+
+        def want_ref(unit: _Unit, seq: str) -> None:
+            if id(unit.tx) not in refs:
+                x_ref, _ = masked_windows(seq, variant.ref, variant.ref, variant.pos1, unit.tx, self.distance)
+                refs[id(unit.tx)] = add(encode(x_ref, unit.tx.strand))
+            unit.ref_input = refs[id(unit.tx)]
+
+        self._plan(variant, plan, add, want_ref)
+        return plan
+
+    def plan_chunk(self, variants: list[Variant]) -> tuple[list[np.ndarray], list[RecordPlan]]:
+        """Plan a chunk of records together: REF outputs of clustered variants (same gene) come from
+        shared reference tracks. Returned plans index into the returned input list."""
+        inputs: list[np.ndarray] = []
+
+        def add(x: np.ndarray) -> int:
+            inputs.append(x)
+            return len(inputs) - 1
+
+        wanted: dict[int, list[tuple[int, _Unit]]] = {}
+        txs: dict[int, tuple[Transcript, str]] = {}
+        plans = []
+        for v in variants:
+            plan = RecordPlan(state=[])
+
+            def want_ref(unit: _Unit, seq: str, pos1=v.pos1, chrom=v.chrom) -> None:
+                wanted.setdefault(id(unit.tx), []).append((pos1, unit))
+                txs[id(unit.tx)] = (unit.tx, self.reference.resolve(chrom))
+
+            self._plan(v, plan, add, want_ref)
+            plans.append(plan)
+        for key, requests in wanted.items():
+            tx, contig = txs[key]
+            positions = sorted({p for p, _ in requests})
+            for first1, last1 in reference_tracks(positions, self.distance):
+                idx = add(self._track_input(tx, contig, first1, last1))
+                for p, unit in requests:
+                    if first1 <= p - self.distance and p + self.distance <= last1:
+                        unit.ref_input, unit.ref_offset = idx, p - self.distance - first1
+        return inputs, plans
+
+    def _track_input(self, tx: Transcript, contig: str, first1: int, last1: int) -> np.ndarray:
+        """One-hot REF input whose outputs are genomic positions ``first1..last1`` (N outside ``tx``)."""
+        half = CONTEXT // 2
+        start1, end1 = first1 - half, last1 + half
+        seq = self.reference.fetch(contig, start1 - 1, end1)
+        keep_lo = min(max(tx.tx_start1 - start1, 0), len(seq))
+        keep_hi = max(min(tx.tx_end1 - start1 + 1, len(seq)), keep_lo)
+        seq = "N" * keep_lo + seq[keep_lo:keep_hi] + "N" * (len(seq) - keep_hi)
+        return encode(seq, tx.strand)
+
+    def _plan(self, variant: Variant, plan: RecordPlan, add, want_ref) -> None:
         alts = []
         for alt in variant.alts:
             reason = classify_alt(alt)
@@ -167,11 +248,10 @@ class SpliceAIScorer:
             else:
                 alts.append(alt)
         if not alts:
-            return plan
+            return
 
-        def skip_all(reason: str) -> RecordPlan:
+        def skip_all(reason: str) -> None:
             plan.skips.extend((a, reason) for a in alts)
-            return plan
 
         txs = self.genes.at(variant.chrom, variant.pos1)
         if not txs:
@@ -191,23 +271,19 @@ class SpliceAIScorer:
         if classify_alt(variant.ref) == "non_acgt":
             return skip_all("non_acgt")
 
-        ref_inputs: dict[int, int] = {}
         for alt in alts:
             for tx in txs:
                 if len(variant.ref) > 1 and len(alt) > 1:
-                    plan.state.append(_Unit(alt, tx, -1, None))
+                    plan.state.append(_Unit(alt, tx, None))
                     continue
-                x_ref, x_alt = masked_windows(seq, variant.ref, alt, variant.pos1, tx, self.distance)
-                key = id(tx)
-                if key not in ref_inputs:
-                    ref_inputs[key] = len(plan.inputs)
-                    plan.inputs.append(encode(x_ref, tx.strand))
-                plan.inputs.append(encode(x_alt, tx.strand))
-                plan.state.append(_Unit(alt, tx, ref_inputs[key], len(plan.inputs) - 1))
-        return plan
+                _, x_alt = masked_windows(seq, variant.ref, alt, variant.pos1, tx, self.distance)
+                unit = _Unit(alt, tx, add(encode(x_alt, tx.strand)))
+                want_ref(unit, seq)
+                plan.state.append(unit)
 
     def finish(self, variant: Variant, plan: RecordPlan, outputs: list[np.ndarray]) -> RecordResult:
-        """``outputs[i]`` is the mean probability ``(3, L_i - 10000)`` for ``plan.inputs[i]``."""
+        """``outputs[i]`` is the mean probability ``(3, L_i - 10000)`` for input ``i`` (of ``plan.inputs``,
+        or of the chunk's inputs when the plan came from :meth:`plan_chunk`)."""
         result = RecordResult(skips=list(plan.skips))
         entries = []
         for unit in plan.state:
@@ -219,6 +295,7 @@ class SpliceAIScorer:
             y_alt = outputs[unit.alt_input].T
             if unit.tx.strand == "-":
                 y_ref, y_alt = y_ref[::-1], y_alt[::-1]
+            y_ref = y_ref[unit.ref_offset : unit.ref_offset + self.cov]
             y_alt = align_alt(y_alt, len(variant.ref), len(unit.alt), self.cov)
             scores = delta_scores(
                 y_ref, y_alt, self.cov, unit.tx.nearest_boundary_offset(variant.pos1), self.mask
