@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import os
 import random
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -356,7 +355,7 @@ def test_malformed_vcf(genome, fake_net, tmp_path, capsys, case):
     good = "##fileformat=VCFv4.2\n##contig=<ID=chr1>\n" + HEADER + f"chr1\t8000\t.\t{seqs['chr1'][7999].upper()}\tA\t.\t.\t.\n"
     path = tmp_path / "in.vcf"
     if case == "no_header":
-        path.write_text(f"chr1\t8000\t.\tA\tG\t.\t.\t.\n")
+        path.write_text("chr1\t8000\t.\tA\tG\t.\t.\t.\n")
     elif case == "bad_pos":
         path.write_text(good + "chr1\tabc\t.\tA\tG\t.\t.\t.\n")
     elif case == "missing_columns":

@@ -60,7 +60,7 @@ from splicescore.encoding import reverse_complement
 from splicescore.errors import InputError
 from splicescore.genome import ContigResolver, Reference
 from splicescore.scorers.aparent2_score import delta_logodds, encode_aparent2
-from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt
+from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt, scorable_alts
 from splicescore.scorers.hal_score import trim_allele
 
 WINDOW = 205
@@ -386,21 +386,12 @@ class Aparent2Scorer:
 
     def plan(self, variant: Variant) -> RecordPlan:
         plan = RecordPlan(state=[])
-        alts = []
-        for alt in variant.alts:
-            reason = classify_alt(alt)
-            if reason == "missing":
-                continue
-            if reason is not None:
-                plan.skips.append((alt, reason))
-            else:
-                alts.append(alt)
+        alts = scorable_alts(variant, plan)
         if not alts:
             return plan
 
         def skip_all(reason: str) -> RecordPlan:
-            plan.skips.extend((a, reason) for a in alts)
-            return plan
+            return plan.skip_all(alts, reason)
 
         contig = self.reference.resolve(variant.chrom)
         if contig is None:

@@ -51,6 +51,11 @@ class RecordPlan:
     state: Any = None
     skips: list[tuple[str, str]] = field(default_factory=list)  # (alt, reason)
 
+    def skip_all(self, alts, reason: str) -> "RecordPlan":
+        """Give every one of ``alts`` the same skip reason (a record-level reason)."""
+        self.skips.extend((a, reason) for a in alts)
+        return self
+
 
 @dataclass
 class RecordResult:
@@ -68,6 +73,24 @@ class Scorer(Protocol):
     def plan(self, variant: Variant) -> RecordPlan: ...
 
     def finish(self, variant: Variant, plan: RecordPlan, outputs: list[np.ndarray]) -> RecordResult: ...
+
+
+def scorable_alts(variant: Variant, plan: RecordPlan, check=None) -> list[str]:
+    """ALTs of ``variant`` a model can try to score, in order. The others get their reason in
+    ``plan.skips`` (``classify_alt``, then the model's own ``check(alt) -> reason | None``); a
+    missing ALT (``.``) needs no reason."""
+    alts = []
+    for alt in variant.alts:
+        reason = classify_alt(alt)
+        if reason == "missing":
+            continue
+        if reason is None and check is not None:
+            reason = check(alt)
+        if reason is not None:  # an allele the model cannot score: say why, whatever else holds
+            plan.skips.append((alt, reason))
+        else:
+            alts.append(alt)
+    return alts
 
 
 def classify_alt(alt: str | None) -> str | None:

@@ -41,7 +41,7 @@ import numpy as np
 from splicescore.encoding import one_hot
 from splicescore.genome import Reference
 from splicescore.networks.hal import WINDOW, covered_positions
-from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt
+from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt, scorable_alts
 from splicescore.scorers.hal_score import (
     alt_donor_window,
     delta_psi,
@@ -129,21 +129,12 @@ class HALScorer:
 
     def plan(self, variant: Variant) -> RecordPlan:
         plan = RecordPlan(state=[])
-        alts = []
-        for alt in variant.alts:
-            reason = classify_alt(alt)
-            if reason == "missing":
-                continue
-            if reason is not None:
-                plan.skips.append((alt, reason))
-            else:
-                alts.append(alt)
+        alts = scorable_alts(variant, plan)
         if not alts:
             return plan
 
         def skip_all(reason: str) -> RecordPlan:
-            plan.skips.extend((a, reason) for a in alts)
-            return plan
+            return plan.skip_all(alts, reason)
 
         pos1, ref = variant.pos1, variant.ref
         txs = transcripts_near(self.genes, variant.chrom, pos1 - WINDOW, pos1 + len(ref) - 1 + WINDOW)

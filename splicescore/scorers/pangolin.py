@@ -43,7 +43,7 @@ from splicescore.annotation import GeneIndex, Transcript
 from splicescore.encoding import one_hot
 from splicescore.genome import Reference
 from splicescore.scorers import pangolin_score as ps
-from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt
+from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt, scorable_alts
 
 INFO_KEY = "Pangolin"
 INFO_DESCRIPTION = (
@@ -125,23 +125,15 @@ class PangolinScorer:
     def plan(self, variant: Variant) -> RecordPlan:
         plan = RecordPlan(state=[])
         ref = variant.ref.upper()
-        alts = []
-        for alt in variant.alts:
-            reason = classify_alt(alt)
-            if reason == "missing":
-                continue
-            if reason is None and len(ref) != 1 and len(alt) != 1 and len(ref) != len(alt):
-                reason = "complex_allele"
-            if reason is not None:
-                plan.skips.append((alt, reason))
-            else:
-                alts.append(alt)
+        def complex_allele(alt: str) -> str | None:
+            return "complex_allele" if len(ref) != 1 and len(alt) != 1 and len(ref) != len(alt) else None
+
+        alts = scorable_alts(variant, plan, complex_allele)
         if not alts:
             return plan
 
         def skip_all(reason: str) -> RecordPlan:
-            plan.skips.extend((a, reason) for a in alts)
-            return plan
+            return plan.skip_all(alts, reason)
 
         d = self.distance
         if len(ref) > 2 * d:

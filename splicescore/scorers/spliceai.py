@@ -34,7 +34,7 @@ import numpy as np
 from splicescore.annotation import GeneIndex, Transcript
 from splicescore.encoding import one_hot
 from splicescore.genome import Reference
-from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt
+from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt, scorable_alts
 
 CONTEXT = 10_000
 INFO_KEY = "SpliceAI"
@@ -238,20 +238,12 @@ class SpliceAIScorer:
         return encode(seq, tx.strand)
 
     def _plan(self, variant: Variant, plan: RecordPlan, add, want_ref) -> None:
-        alts = []
-        for alt in variant.alts:
-            reason = classify_alt(alt)
-            if reason == "missing":
-                continue
-            if reason is not None:  # an allele no model can score: say why, whatever else holds
-                plan.skips.append((alt, reason))
-            else:
-                alts.append(alt)
+        alts = scorable_alts(variant, plan)
         if not alts:
             return
 
         def skip_all(reason: str) -> None:
-            plan.skips.extend((a, reason) for a in alts)
+            plan.skip_all(alts, reason)
 
         txs = self.genes.at(variant.chrom, variant.pos1)
         if not txs:

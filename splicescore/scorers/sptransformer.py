@@ -68,7 +68,7 @@ import numpy as np
 from splicescore.annotation import GeneIndex, Transcript
 from splicescore.encoding import one_hot
 from splicescore.genome import Reference
-from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt
+from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt, scorable_alts
 from splicescore.scorers.spliceai import align_alt
 from splicescore.scorers.sptransformer_score import (
     CONTEXT,
@@ -215,26 +215,21 @@ class SpTransformerScorer:
 
     def plan(self, variant: Variant) -> RecordPlan:
         plan = RecordPlan(state=[])
-        alts = []
         ref_len = len(variant.ref)
-        for alt in variant.alts:
-            reason = classify_alt(alt)
-            if reason == "missing":
-                continue
-            if reason is not None:
-                plan.skips.append((alt, reason))
-            elif ref_len > 1 and len(alt) > 1 and len(alt) != ref_len:
-                plan.skips.append((alt, "complex_allele"))
-            elif WINDOW_LENGTH + 2 * insertion_length(variant.ref, alt) > MAX_INPUT_LENGTH:
-                plan.skips.append((alt, "alt_too_long"))
-            else:
-                alts.append(alt)
+
+        def model_check(alt: str) -> str | None:
+            if ref_len > 1 and len(alt) > 1 and len(alt) != ref_len:
+                return "complex_allele"
+            if WINDOW_LENGTH + 2 * insertion_length(variant.ref, alt) > MAX_INPUT_LENGTH:
+                return "alt_too_long"
+            return None
+
+        alts = scorable_alts(variant, plan, model_check)
         if not alts:
             return plan
 
         def skip_all(reason: str) -> RecordPlan:
-            plan.skips.extend((a, reason) for a in alts)
-            return plan
+            return plan.skip_all(alts, reason)
 
         txs = self.genes.at(variant.chrom, variant.pos1)
         if not txs:
