@@ -62,6 +62,7 @@ class Reference:
             raise InputError(f"cannot open FASTA: {exc}{hint}", self.path) from exc
         self.lengths = dict(zip(self._fasta.references, self._fasta.lengths))
         self.resolve = ContigResolver(self.lengths)
+        self.reads = 0  # FASTA reads so far (see REGION)
         self._check_index()
 
     def _check_index(self) -> None:
@@ -88,6 +89,10 @@ class Reference:
     def __exit__(self, *exc):
         self.close()
 
+    #: sequence read around a request and kept, so that the windows of nearby records and of every
+    #: model in a run come from one read of the FASTA (a bgzip block is decompressed once)
+    REGION = 200_000
+
     def fetch(self, contig: str, start0: int, end0: int) -> str:
         """Sequence of ``[start0, end0)`` on ``contig`` (a name of this FASTA), positions outside the
         contig returned as ``N``. Case is kept as stored (soft-masking)."""
@@ -95,7 +100,17 @@ class Reference:
         lo, hi = max(start0, 0), min(end0, length)
         if hi <= lo:
             return "N" * max(end0 - start0, 0)
-        core = self._fasta.fetch(contig, lo, hi)
-        if len(core) != hi - lo:
-            raise InputError(f"FASTA index does not match the sequence of {contig}", self.path)
+        core = self._region(contig, lo, hi)
         return "N" * (lo - start0) + core + "N" * (end0 - hi)
+
+    def _region(self, contig: str, lo: int, hi: int) -> str:
+        cached = getattr(self, "_cache", None)
+        if cached is None or cached[0] != contig or lo < cached[1] or hi > cached[1] + len(cached[2]):
+            start = max(lo - self.REGION // 4, 0)
+            end = min(max(hi, start + self.REGION), self.lengths[contig])
+            seq = self._fasta.fetch(contig, start, end)
+            self.reads += 1
+            if len(seq) != end - start:
+                raise InputError(f"FASTA index does not match the sequence of {contig}", self.path)
+            self._cache = cached = (contig, start, seq)
+        return cached[2][lo - cached[1] : hi - cached[1]]

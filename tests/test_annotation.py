@@ -115,6 +115,18 @@ def test_contig_aliases():
     assert set(contig_aliases("MT")) >= {"chrM", "M"}
 
 
+def test_reference_reads_regions_once(shared):
+    """Windows of nearby records (and of every model of a run) come from one FASTA read."""
+    with Reference(shared / "data/grch38/chr17_brca1_region.fa.gz") as ref:
+        a = ref.fetch("chr17", 43_045_000, 43_055_101)
+        b = ref.fetch("chr17", 43_100_000, 43_110_101)
+        assert ref.reads == 1
+        assert a == ref._fasta.fetch("chr17", 43_045_000, 43_055_101)
+        assert b == ref._fasta.fetch("chr17", 43_100_000, 43_110_101)
+        ref.fetch("chr17", 43_500_000, 43_510_000)
+        assert ref.reads == 2
+
+
 def test_reference_fetch_pads_outside_contig(shared):
     with Reference(shared / "data/hg19/chr10_tubb8.fa") as ref:
         assert ref.resolve("10") == "chr10"
