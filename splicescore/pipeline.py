@@ -121,6 +121,8 @@ def _build(cfg: RunConfig, reference: Reference, device: torch.device):
                 raise WeightsError(f"{name}: weights are not installed. {plugin.SPEC.fetch_hint}")
             log.warning(f"splicescore: {name} weights are not cached yet; fetching them once")
             weights.fetch_weights(name, cfg.weights_home, log=log.warning)
+        if not weights.is_verified(name, cfg.weights_home):
+            log.warning(weights.UNVERIFIED_WARNING.format(name=name))
         net = weights.load_network(name, cfg.weights_home).to(device)
         built.append((plugin.make_scorer(cfg, reference, annotation), net))
     return built

@@ -13,6 +13,7 @@ windows (raising :class:`~splicescore.errors.InputError` with the row's line), r
 from __future__ import annotations
 
 import csv
+import logging
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from splicescore.predict import resolve_device
 from splicescore.vcfio import TsvOutput
 
 REQUIRED = ("id", "ref", "alt")
+log = logging.getLogger("splicescore")
 
 
 @dataclass
@@ -86,6 +88,8 @@ def run_seqs(cfg: SeqsConfig) -> SeqsStatistics:
     header, rows = read_pairs(cfg.input)
     if not weights.is_installed(cfg.model, cfg.weights_home) and hasattr(plugin, "download"):
         weights.fetch_weights(cfg.model, cfg.weights_home)
+    if not weights.is_verified(cfg.model, cfg.weights_home):
+        log.warning(weights.UNVERIFIED_WARNING.format(name=cfg.model))
     net = weights.load_network(cfg.model, cfg.weights_home).to(device)
     out_rows = []
     for i in range(0, len(rows), max(cfg.batch_size, 1) * 4):

@@ -79,6 +79,17 @@ def read_manifest(name: str, root: Path | None = None) -> dict | None:
         return None
 
 
+UNVERIFIED_WARNING = (
+    "splicescore: warning: the cached {name} weights are not the published files (imported with "
+    "--unverified); its scores are not the official model's"
+)
+
+
+def is_verified(name: str, root: Path | None = None) -> bool:
+    """False when the cached weights were imported from files that are not the published ones."""
+    return (read_manifest(name, root) or {}).get("verified") is not False
+
+
 def is_installed(name: str, root: Path | None = None) -> bool:
     m = read_manifest(name, root)
     return m is not None and (model_dir(name, root) / "model.safetensors").is_file()
