@@ -81,11 +81,16 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
 @click.option("--sptransformer-flags", is_flag=True,
               help="SpTransformer: write the official Y/N tissue-specificity flags (95% thresholds) instead of "
                    "the 15 tissue scores in INFO/SpTransformer.")
+@click.option("--region", default=None, help="Only records in chr:start-end (or chr); the input must be bgzipped and indexed.")
+@click.option("--shard", default=None, metavar="I/N",
+              help="Only the I-th of N contiguous blocks of the records (1-based); the shards' outputs, "
+                   "concatenated in order, are the unsharded output.")
+@click.option("--write-index", is_flag=True, help="Index the output (.tbi for .vcf.gz, .csi for .bcf).")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run from OUTPUT.partial: records already written are kept, not rescored.")
 def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, output_type, batch_size, chunk_size, device,
             threads, transcripts, pad_ends, pangolin_mask, pangolin_cutoff, pas, hal_ref_psi, sptransformer_flags,
-            resume):
+            region, shard, write_index, resume):
     """Annotate a VCF with splicing scores.
 
     Every input record is written, in order. SpliceAI scores go in INFO/SpliceAI exactly as
@@ -101,9 +106,12 @@ def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, 
         threads=threads, tsv=tsv,
         output_type=output_type, pad_ends=pad_ends, transcripts=transcripts, resume=resume,
         pangolin_mask=bool(pangolin_mask), pangolin_cutoff=pangolin_cutoff, pas=pas, hal_ref_psi=hal_ref_psi,
-        sptransformer_flags=sptransformer_flags,
+        sptransformer_flags=sptransformer_flags, region=region, shard=_parse_shard(shard), write_index=write_index,
+        progress=_progress_printer() if sys.stderr.isatty() and log.isEnabledFor(logging.INFO) else None,
     )
     stats = run_vcf(cfg)
+    if cfg.progress:
+        click.echo("", err=True)  # end the progress line
     log.info(stats.summary())
     return stats
 
@@ -136,6 +144,28 @@ def seqs_cmd(model, input_, output, batch_size, device, threads, hal_ref_psi):
                      device=device, threads=threads, options={"hal_ref_psi": hal_ref_psi})
     stats = run_seqs(cfg)
     log.info(stats.summary())
+
+
+def _parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise click.BadParameter("expected I/N, e.g. 3/10", param_hint="--shard") from None
+    if not 1 <= i <= n:
+        raise click.BadParameter("I must be between 1 and N", param_hint="--shard")
+    return i, n
+
+
+def _progress_printer():
+    """Records done and rate on one rewritten stderr line (only when stderr is a terminal)."""
+
+    def show(records: int, seconds: float) -> None:
+        rate = records / seconds if seconds > 0 else 0.0
+        click.echo(f"\rsplicescore: {records} records, {rate:.1f} records/s", err=True, nl=False)
+
+    return show
 
 
 @cli.group("weights")

@@ -8,6 +8,7 @@ model cannot score get ``SPLICESCORE_SKIP=model|ALT|reason`` entries.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from splicescore.errors import InputError, UsageError, WeightsError
 from splicescore.genome import Reference
 from splicescore.predict import predict, resolve_device
 from splicescore.scorers.base import SKIP_REASONS, Variant
-from splicescore.vcfio import TsvOutput, VcfInput, VcfOutput
+from splicescore.vcfio import TsvOutput, VcfInput, VcfOutput, output_type_for
 
 log = logging.getLogger("splicescore")
 
@@ -46,6 +47,10 @@ class RunConfig:
     pad_ends: bool = False
     transcripts: str = "auto"
     resume: bool = False
+    region: str | None = None
+    shard: tuple[int, int] | None = None  # (i, n), 1-based
+    write_index: bool = False
+    progress: object = None  # callable(records_done, seconds) for a progress display, or None
     # model-specific options (Pangolin: cutoff, mask; APARENT2: PAS sites; HAL: reference PSI)
     pangolin_mask: bool = True
     pangolin_cutoff: float | None = None
@@ -144,6 +149,8 @@ def run_vcf(cfg: RunConfig) -> Statistics:
     try:
         built = _build(cfg, reference, device)
         vin = VcfInput(cfg.input)
+        if cfg.region or cfg.shard:
+            vin.select(cfg.region, cfg.shard)
         for scorer, _ in built:
             vin.add_info(scorer.info_key, scorer.info_description)
         reasons = "; ".join(f"{k}: {v}" for k, v in SKIP_REASONS.items())
@@ -170,6 +177,9 @@ def _peek(records, n: int) -> list:
 
 
 def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, device, stats: Statistics) -> None:
+    started = time.perf_counter()
+    if cfg.write_index and (cfg.output == "-" or output_type_for(cfg.output, cfg.output_type) not in ("z", "b")):
+        raise UsageError("--write-index needs a bgzipped VCF or BCF output file")
     vout = VcfOutput(cfg.output, vin, cfg.output_type, resume=cfg.resume)
     tsv = None
     try:
@@ -188,9 +198,11 @@ def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, devic
                 _process(chunk, built, cfg, device, vout, tsv, stats)
                 vout.check_reader_alive()
                 chunk = []
+                if cfg.progress:
+                    cfg.progress(stats.records, time.perf_counter() - started)
         if chunk:
             _process(chunk, built, cfg, device, vout, tsv, stats)
-        vout.commit()
+        vout.commit(write_index=cfg.write_index)
         if tsv:
             tsv.commit()
     except BaseException as exc:
@@ -198,7 +210,7 @@ def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, devic
         vout.discard(keep_partial=keep)
         if tsv:
             tsv.discard(keep_partial=keep)
-        if keep:
+        if keep and os.path.exists(cfg.output + ".partial"):
             log.error(f"splicescore: partial output kept in {cfg.output}.partial (rerun with --resume to continue)")
         raise
 

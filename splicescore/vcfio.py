@@ -58,8 +58,58 @@ class VcfInput:
     def add_info(self, key: str, description: str, number: str = ".", type_: str = "String") -> None:
         self.reader.add_info_to_header({"ID": key, "Number": number, "Type": type_, "Description": description})
 
+    def select(self, region: str | None = None, shard: tuple[int, int] | None = None) -> None:
+        """Restrict the records: ``region`` (``chr:start-end``, ``chr``; needs a .tbi/.csi index) and
+        ``shard`` ``(i, n)``: the i-th (1-based) of n contiguous blocks of the records (in the region),
+        so that the shards' outputs, concatenated in order, are the unsharded output."""
+        self.region = region
+        self.shard = shard
+        if region is not None and (
+            self.path == "-" or not any(os.path.exists(self.path + ext) for ext in (".tbi", ".csi"))
+        ):
+            raise InputError(
+                f"--region {region}: the input must be bgzipped and indexed (no .tbi/.csi beside it; "
+                "run `bcftools index` or `tabix -p vcf`)", self._name
+            )
+        if shard is not None:
+            if self.path == "-":
+                raise UsageError("--shard needs an input file, not stdin (records are counted first)")
+            i, n = shard
+            counter = VcfInput(self.path)
+            counter.region = region
+            total = sum(1 for _ in counter._records())
+            counter.close()
+            self.shard_range = (total * (i - 1) // n, total * i // n)
+
+    def _region_iter(self):
+        contig, _, span = self.region.partition(":")
+        names = list(self.reader.seqnames or [])
+        from splicescore.genome import contig_aliases
+
+        name = next((a for a in contig_aliases(contig) if a in names), contig)
+        query = name + (":" + span if span else "")
+        try:
+            return self.reader(query)
+        except Exception as exc:
+            raise InputError(
+                f"--region {self.region}: cannot query the VCF ({exc}); it must be bgzipped and indexed "
+                "(bcftools index / tabix -p vcf)", self._name
+            ) from exc
+
+    def _records(self):
+        return iter(self._region_iter()) if getattr(self, "region", None) else iter(self.reader)
+
     def __iter__(self) -> Iterator[cyvcf2.Variant]:
-        it = iter(self.reader)
+        lo, hi = getattr(self, "shard_range", (0, None))
+        for n, rec in enumerate(self._checked()):
+            if n < lo:
+                continue
+            if hi is not None and n >= hi:
+                return
+            yield rec
+
+    def _checked(self) -> Iterator[cyvcf2.Variant]:
+        it = self._records()
         while True:
             try:
                 rec = next(it)
@@ -75,6 +125,24 @@ class VcfInput:
 
     def close(self) -> None:
         self.reader.close()
+
+
+def write_vcf_index(path: str, output_type: str) -> str:
+    """Index a bgzipped VCF (``.tbi``) or a BCF (``.csi``); returns the index path."""
+    import pysam
+
+    if output_type not in ("z", "b"):
+        raise UsageError("--write-index needs bgzipped VCF or BCF output (-O z or -O b, or a .vcf.gz/.bcf name)")
+    try:
+        if output_type == "z":
+            pysam.tabix_index(path, preset="vcf", force=True, keep_original=True)
+            return path + ".tbi"
+        from pysam import bcftools
+
+        bcftools.index("-f", path)
+        return path + ".csi"
+    except (OSError, pysam.utils.SamtoolsError) as exc:
+        raise OutputError(f"{path}: cannot index ({exc}); is the VCF sorted?") from exc
 
 
 def stdout_closed() -> bool:
@@ -177,11 +245,13 @@ class VcfOutput:
         if self.path == "-" and stdout_closed():
             raise BrokenPipeError
 
-    def commit(self) -> None:
+    def commit(self, write_index: bool = False) -> None:
         self.writer.close()
         if self.tmp is not None:
             os.replace(self.tmp, self.path)
             self.tmp = None
+            if write_index:
+                write_vcf_index(self.path, self.output_type)
 
     def discard(self, keep_partial: bool = False) -> None:
         """Close after a failure; the ``.partial`` file stays only when ``keep_partial``."""

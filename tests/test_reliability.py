@@ -508,3 +508,71 @@ def test_missing_fai_is_built(genome, fake_net, tmp_path):
     vcf = write_vcf(tmp_path / "in.vcf", [("chr1", 8000, seqs["chr1"][7999].upper(), ["A"])])
     assert run_main(["vcf", "-i", vcf, "-o", tmp_path / "o.vcf", "-r", copy, "-a", table, "--device", "cpu"]) == 0
     assert (tmp_path / "copy.fa.fai").exists()
+
+
+# -- region, shards, output index (scale-out building blocks) ------------------------------------------
+
+def _body(path: Path) -> list[str]:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt") as fh:
+        return [l for l in fh if not l.startswith("#")]
+
+
+@pytest.fixture
+def indexed_vcf(genome, tmp_path):
+    import pysam
+
+    fasta, table, seqs = genome
+    s1, s2 = seqs["chr1"], seqs["chr2"]
+    rows = [("chr1", p, s1[p - 1].upper(), ["A" if s1[p - 1].upper() != "A" else "G"]) for p in range(8000, 8100, 3)]
+    rows += [("chr2", p, s2[p - 1].upper(), ["C" if s2[p - 1].upper() != "C" else "T"]) for p in range(6000, 6060, 4)]
+    plain = write_vcf(tmp_path / "in.vcf", rows)
+    pysam.tabix_index(str(plain), preset="vcf", force=True)  # bgzips to in.vcf.gz + .tbi
+    return tmp_path / "in.vcf.gz", rows
+
+
+def test_region_uses_the_index(genome, fake_net, indexed_vcf, tmp_path):
+    fasta, table, _ = genome
+    vcf, rows = indexed_vcf
+    out = tmp_path / "region.vcf"
+    assert run_main(["vcf", "-i", vcf, "-o", out, "-r", fasta, "-a", table, "--region", "1:8010-8040"]) == 0
+    assert [int(l.split("\t")[1]) for l in _body(out)] == [p for c, p, _, _ in rows if c == "chr1" and 8010 <= p <= 8040]
+
+
+def test_region_without_index_is_a_clear_error(genome, fake_net, tmp_path, capsys):
+    fasta, table, seqs = genome
+    vcf = write_vcf(tmp_path / "in.vcf", [("chr1", 8000, seqs["chr1"][7999].upper(), ["A"])])
+    code = run_main(["vcf", "-i", vcf, "-o", tmp_path / "o.vcf", "-r", fasta, "-a", table, "--region", "chr1:1-10"])
+    assert code == 3 and "indexed" in capsys.readouterr().err
+
+
+def test_shards_concatenate_to_the_unsharded_output(genome, fake_net, indexed_vcf, tmp_path):
+    fasta, table, _ = genome
+    vcf, rows = indexed_vcf
+    base = ["vcf", "-i", vcf, "-r", fasta, "-a", table, "--chunk-size", "7"]
+    assert run_main(base + ["-o", tmp_path / "all.vcf"]) == 0
+    parts = []
+    for i in (1, 2, 3):
+        assert run_main(base + ["-o", tmp_path / f"s{i}.vcf", "--shard", f"{i}/3"]) == 0
+        parts.append(_body(tmp_path / f"s{i}.vcf"))
+    assert all(parts) and sum(parts, []) == _body(tmp_path / "all.vcf")
+    assert len(_body(tmp_path / "all.vcf")) == len(rows)
+
+
+@pytest.mark.parametrize("name, index", [("out.vcf.gz", ".tbi"), ("out.bcf", ".csi")])
+def test_write_index(genome, fake_net, indexed_vcf, tmp_path, name, index):
+    import cyvcf2
+
+    fasta, table, _ = genome
+    vcf, rows = indexed_vcf
+    out = tmp_path / name
+    assert run_main(["vcf", "-i", vcf, "-o", out, "-r", fasta, "-a", table, "--write-index"]) == 0
+    assert Path(str(out) + index).exists()
+    assert len(list(cyvcf2.VCF(str(out))("chr2"))) == sum(1 for r in rows if r[0] == "chr2")
+
+
+def test_write_index_needs_compressed_output(genome, fake_net, indexed_vcf, tmp_path, capsys):
+    fasta, table, _ = genome
+    vcf, _ = indexed_vcf
+    code = run_main(["vcf", "-i", vcf, "-o", tmp_path / "o.vcf", "-r", fasta, "-a", table, "--write-index"])
+    assert code == 2 and "--write-index" in capsys.readouterr().err
