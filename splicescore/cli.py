@@ -168,12 +168,22 @@ def _progress_printer():
     return show
 
 
-@cli.group("weights")
+@cli.group("weights", epilog="""
+\b
+Examples:
+  splicescore weights fetch spliceai
+  splicescore weights import pangolin Pangolin/pangolin/models/
+  splicescore weights list
+""")
 def weights_cmd():
     """Install and list model weights (converted once into the local cache)."""
 
 
-@weights_cmd.command("fetch")
+@weights_cmd.command("fetch", epilog="""
+\b
+Example:
+  splicescore weights fetch spliceai     # the spliceai==1.3.1 wheel from PyPI, checked and converted once
+""")
 @click.argument("model")
 def weights_fetch(model):
     """Download the official weights and convert them (SpliceAI: the spliceai==1.3.1 wheel from PyPI)."""
@@ -183,7 +193,14 @@ def weights_fetch(model):
     log.info(f"splicescore: {model} weights installed in {path}")
 
 
-@weights_cmd.command("import")
+@weights_cmd.command("import", epilog="""
+\b
+Examples:
+  splicescore weights import spliceai spliceai-1.3.1-py2.py3-none-any.whl
+  splicescore weights import aparent2 aparent_all_libs_resnet_no_clinvar_wt_ep_5_var_batch_size_inference_mode_no_drop.h5
+  splicescore weights import hal HAL_mer_scores.npz
+  splicescore weights import sptransformer SpTransformer_pytorch.ckpt
+""")
 @click.argument("model")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--unverified", is_flag=True,
@@ -209,7 +226,11 @@ def weights_import(model, paths, unverified):
     log.info(f"splicescore: {model} weights installed in {path}")
 
 
-@weights_cmd.command("list")
+@weights_cmd.command("list", epilog="""
+\b
+Example:
+  SPLICESCORE_HOME=/shared/splicescore splicescore weights list
+""")
 def weights_list():
     """Show the models and whether their weights are installed."""
     from splicescore import weights
