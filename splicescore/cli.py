@@ -52,7 +52,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
 @click.option("-a", "--annotation", default="grch38", show_default=True,
               help="grch37 / grch38 (SpliceAI's GENCODE V24 tables), a SpliceAI-format gene table, or a GTF/GFF3(.gz).")
 @click.option("-m", "--model", "models", default="spliceai", show_default=True,
-              help="Model(s) to run, comma-separated: spliceai (more as they are added; see `splicescore weights list`).")
+              help="Model(s) to run, comma-separated: spliceai, pangolin, sptransformer, aparent2, hal (one input read, one output, one INFO key each).")
 @click.option("-D", "--distance", default=50, show_default=True, type=click.IntRange(0, 4999),
               help="Maximum distance between the variant and a gained/lost splice site.")
 @click.option("-M", "--mask", default=0, show_default=True, type=click.IntRange(0, 1),
