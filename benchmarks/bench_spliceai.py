@@ -53,12 +53,17 @@ def spliceai_values(path: Path) -> list[str | None]:
     return out
 
 
-def timed(cmd: list[str], env=None) -> float:
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr[-2000:]}")
-    return time.perf_counter() - t0
+def timed(cmd: list[str], env=None) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MiB) of one command."""
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            sys.exit(f"failed: {' '.join(cmd)}\n{err.read().decode(errors='replace')[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -84,26 +89,26 @@ def main() -> None:
         n = subset_vcf(args.vcf, work / "in.vcf", args.records)
         rows = []
         ours_out = work / "ours.vcf"
-        t_ours = timed([str(REPO / ".venv/bin/splicescore"), "-q", "vcf", "-i", str(work / "in.vcf"), "-o",
+        t_ours, rss_ours = timed([str(REPO / ".venv/bin/splicescore"), "-q", "vcf", "-i", str(work / "in.vcf"), "-o",
                         str(ours_out), "-r", str(args.fasta), "-a", "grch38", "-D", str(args.distance),
                         "--batch-size", str(args.batch_size), "--device", args.device])
-        rows.append(("splicescore", n, t_ours))
+        rows.append(("splicescore", n, t_ours, rss_ours))
         agree = None
         if run_official:
             plain = work / "ref.fa"
             with gzip.open(args.fasta, "rb") as src, open(plain, "wb") as dst:
                 shutil.copyfileobj(src, dst)
             off_out = work / "official.vcf"
-            t_off = timed([str(official_bin), "-I", str(work / "in.vcf"), "-O", str(off_out), "-R", str(plain),
+            t_off, rss_off = timed([str(official_bin), "-I", str(work / "in.vcf"), "-O", str(off_out), "-R", str(plain),
                            "-A", "grch38", "-D", str(args.distance)])
-            rows.append(("spliceai 1.3.1 (official)", n, t_off))
+            rows.append(("spliceai 1.3.1 (official)", n, t_off, rss_off))
             a, b = spliceai_values(ours_out), spliceai_values(off_out)
             agree = sum(x == y for x, y in zip(a, b)), len(b)
         base = rows[-1][2] if run_official else None
-        print(f"{'tool':28s} {'variants':>8s} {'seconds':>9s} {'variants/s':>11s} {'speed-up':>9s}")
-        for name, count, secs in rows:
+        print(f"{'tool':28s} {'variants':>8s} {'seconds':>9s} {'variants/s':>11s} {'speed-up':>9s} {'peak RSS':>9s}")
+        for name, count, secs, rss in rows:
             ratio = f"{base / secs:8.1f}x" if base else "       -"
-            print(f"{name:28s} {count:8d} {secs:9.1f} {count / secs:11.2f} {ratio}")
+            print(f"{name:28s} {count:8d} {secs:9.1f} {count / secs:11.2f} {ratio} {rss:6.0f} MiB")
         if agree:
             print(f"identical SpliceAI= strings: {agree[0]}/{agree[1]}")
         elif not run_official:
