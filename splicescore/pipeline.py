@@ -265,7 +265,10 @@ def _process(chunk, built, cfg: RunConfig, device, vout: VcfOutput, tsv, stats: 
     for scorer, net in built:
         if hasattr(scorer, "plan_chunk"):  # plans share inputs across records (reference tracks)
             inputs, plans = scorer.plan_chunk(variants)
-            outputs = predict(net, inputs, cfg.batch_size, device, _max_positions(cfg))
+            if hasattr(scorer, "compute"):  # the scorer runs its own inputs (incremental SNV passes)
+                outputs = scorer.compute(net, inputs, device, cfg.batch_size, _max_positions(cfg), run=predict)
+            else:
+                outputs = predict(net, inputs, cfg.batch_size, device, _max_positions(cfg))
             results = [scorer.finish(v, p, outputs) for v, p in zip(variants, plans)]
         else:
             plans = [scorer.plan(v) for v in variants]
