@@ -60,7 +60,7 @@ from splicescore.encoding import reverse_complement
 from splicescore.errors import InputError
 from splicescore.genome import ContigResolver, Reference
 from splicescore.scorers.aparent2_score import delta_logodds, encode_aparent2
-from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt, scorable_alts
+from splicescore.scorers.base import RecordPlan, RecordResult, Variant, read_and_check, scorable_alts
 from splicescore.scorers.hal_score import trim_allele
 
 WINDOW = 205
@@ -400,15 +400,9 @@ class Aparent2Scorer:
         # every window containing the variant, plus room for the bases a deletion pulls in
         margin = 2 * WINDOW + len(ref)
         lo1, hi1 = pos1 - margin, pos1 + len(ref) - 1 + margin
-        seq = self.reference.fetch(contig, lo1 - 1, hi1)
-        if seq[pos1 - lo1 : pos1 - lo1 + len(ref)].upper() != ref.upper():
-            return skip_all("ref_mismatch")
-        if classify_alt(ref) == "non_acgt":
-            return skip_all("non_acgt")
-        if len(ref) > MAX_REF:
-            return skip_all("ref_too_long")
-        if (lo1 < 1 or hi1 > self.reference.lengths[contig]) and not self.pad_ends:
-            return skip_all("contig_end")
+        seq, reason = read_and_check(self.reference, contig, variant, lo1, hi1, MAX_REF, self.pad_ends)
+        if reason is not None:
+            return skip_all(reason)
         strands, names = self._strands(variant.chrom, pos1)
         ref_inputs: dict[tuple[str, int], int] = {}
         for alt in alts:

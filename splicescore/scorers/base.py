@@ -93,6 +93,24 @@ def scorable_alts(variant: Variant, plan: RecordPlan, check=None) -> list[str]:
     return alts
 
 
+def read_and_check(reference, contig: str, variant: Variant, lo1: int, hi1: int, max_ref: int,
+                   pad_ends: bool) -> tuple[str, str | None]:
+    """Reference ``[lo1, hi1]`` (1-based, N outside the contig) around ``variant`` and the first
+    record-level reason not to score it, in this order: ``ref_mismatch``, ``non_acgt`` (REF),
+    ``ref_too_long`` (``len(REF) > max_ref``), ``contig_end`` (unless ``pad_ends``)."""
+    seq = reference.fetch(contig, lo1 - 1, hi1)
+    ref = variant.ref
+    if seq[variant.pos1 - lo1 : variant.pos1 - lo1 + len(ref)].upper() != ref.upper():
+        return seq, "ref_mismatch"
+    if classify_alt(ref) == "non_acgt":
+        return seq, "non_acgt"
+    if len(ref) > max_ref:
+        return seq, "ref_too_long"
+    if (lo1 < 1 or hi1 > reference.lengths[contig]) and not pad_ends:
+        return seq, "contig_end"
+    return seq, None
+
+
 def classify_alt(alt: str | None) -> str | None:
     """Skip reason for an ALT that no model can score, ``None`` for a scorable sequence allele."""
     if alt is None or alt in (".", ""):

@@ -41,7 +41,7 @@ import numpy as np
 from splicescore.encoding import one_hot
 from splicescore.genome import Reference
 from splicescore.networks.hal import WINDOW, covered_positions
-from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt, scorable_alts
+from splicescore.scorers.base import RecordPlan, RecordResult, Variant, read_and_check, scorable_alts
 from splicescore.scorers.hal_score import (
     alt_donor_window,
     delta_psi,
@@ -145,15 +145,9 @@ class HALScorer:
             return skip_all("contig_not_in_fasta")
         margin = WINDOW + len(ref) + 1
         lo1, hi1 = pos1 - margin, pos1 + len(ref) - 1 + margin
-        seq = self.reference.fetch(contig, lo1 - 1, hi1)
-        if seq[pos1 - lo1 : pos1 - lo1 + len(ref)].upper() != ref.upper():
-            return skip_all("ref_mismatch")
-        if classify_alt(ref) == "non_acgt":
-            return skip_all("non_acgt")
-        if len(ref) > MAX_REF:
-            return skip_all("ref_too_long")
-        if (lo1 < 1 or hi1 > self.reference.lengths[contig]) and not self.pad_ends:
-            return skip_all("contig_end")
+        seq, reason = read_and_check(self.reference, contig, variant, lo1, hi1, MAX_REF, self.pad_ends)
+        if reason is not None:
+            return skip_all(reason)
 
         ref_inputs: dict[tuple[int, str], int | None] = {}
         for alt in alts:
