@@ -23,13 +23,14 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import info_values, subset_vcf, timed  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SPLICESCORE_SHARED", REPO.parent / "shared"))
@@ -39,23 +40,6 @@ import sys, gffutils
 gffutils.create_db(sys.argv[1], sys.argv[2], force=True, disable_infer_genes=True,
                    disable_infer_transcripts=True)
 """
-
-
-def subset_vcf(src: Path, dst: Path, n: int) -> int:
-    lines = src.read_text().splitlines(keepends=True)
-    header = [l for l in lines if l.startswith("#")]
-    body = [l for l in lines if not l.startswith("#")][:n]
-    dst.write_text("".join(header + body))
-    return len(body)
-
-
-def pangolin_values(path: Path) -> list[str | None]:
-    out = []
-    for line in path.read_text().splitlines():
-        if not line.startswith("#"):
-            m = re.search(r"(?:^|;)Pangolin=([^;\t]*)", line.split("\t")[7])
-            out.append(m.group(1) if m else None)
-    return out
 
 
 def alt0_fields(ours: str | None, alt0: str) -> str | None:
@@ -84,14 +68,6 @@ def same_scores(a: str | None, b: str | None) -> bool:
     return True
 
 
-def timed(cmd: list[str], env=None) -> float:
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr[-2000:]}")
-    return time.perf_counter() - t0
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--vcf", type=Path, default=SHARED / "golden/pangolin/dev_first150.input.vcf")
@@ -114,7 +90,7 @@ def main() -> None:
         n = subset_vcf(args.vcf, work / "in.vcf", args.records)
         rows = []
         ours_out = work / "ours.vcf"
-        t_ours = timed([str(REPO / ".venv/bin/splicescore"), "-q", "vcf", "--model", "pangolin", "-i",
+        t_ours, _ = timed([str(REPO / ".venv/bin/splicescore"), "-q", "vcf", "--model", "pangolin", "-i",
                         str(work / "in.vcf"), "-o", str(ours_out), "-r", str(args.fasta), "-a", str(args.gtf),
                         "-D", str(args.distance), "--batch-size", str(args.batch_size), "--device", args.device])
         rows.append(("splicescore", n, t_ours))
@@ -129,13 +105,13 @@ def main() -> None:
                 db = work / "annotation.db"
                 subprocess.run([str(args.official_env / "bin" / "python"), "-c", _MAKE_DB, str(args.gtf), str(db)],
                                check=True)
-            t_off = timed([str(official_bin), str(work / "in.vcf"), str(plain), str(db), str(work / "official"),
+            t_off, _ = timed([str(official_bin), str(work / "in.vcf"), str(plain), str(db), str(work / "official"),
                            "-d", str(args.distance)])
             rows.append(("pangolin 1.0.2 (official)", n, t_off))
             alts0 = [l.split("\t")[4].split(",")[0] for l in (work / "in.vcf").read_text().splitlines()
                      if not l.startswith("#")]
-            a = [alt0_fields(v, alt) for v, alt in zip(pangolin_values(ours_out), alts0)]
-            b = pangolin_values(work / "official.vcf")
+            a = [alt0_fields(v, alt) for v, alt in zip(info_values(ours_out, "Pangolin"), alts0)]
+            b = info_values(work / "official.vcf", "Pangolin")
             agree = sum(same_scores(x, y) for x, y in zip(a, b)), len(b)
         base = rows[-1][2] if run_official else None
         print(f"{'tool':28s} {'variants':>8s} {'seconds':>9s} {'variants/s':>11s} {'speed-up':>9s}")

@@ -17,13 +17,14 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import info_values, subset_vcf, timed  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SPLICESCORE_SHARED", REPO.parent / "shared"))
@@ -34,36 +35,6 @@ def setup_official(env: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
     pip = [str(env / "bin" / "python"), "-m", "pip", "install", "-q"]
     subprocess.run(pip + ["tensorflow-cpu", "spliceai==1.3.1", "numpy<2"], check=True)
-
-
-def subset_vcf(src: Path, dst: Path, n: int) -> int:
-    lines = src.read_text().splitlines(keepends=True)
-    header = [l for l in lines if l.startswith("#")]
-    body = [l for l in lines if not l.startswith("#")][:n]
-    dst.write_text("".join(header + body))
-    return len(body)
-
-
-def spliceai_values(path: Path) -> list[str | None]:
-    out = []
-    for line in path.read_text().splitlines():
-        if not line.startswith("#"):
-            m = re.search(r"(?:^|;)SpliceAI=([^;\t]*)", line.split("\t")[7])
-            out.append(m.group(1) if m else None)
-    return out
-
-
-def timed(cmd: list[str], env=None) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MiB) of one command."""
-    with tempfile.TemporaryFile() as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - t0
-        if os.waitstatus_to_exitcode(status) != 0:
-            err.seek(0)
-            sys.exit(f"failed: {' '.join(cmd)}\n{err.read().decode(errors='replace')[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -102,7 +73,7 @@ def main() -> None:
             t_off, rss_off = timed([str(official_bin), "-I", str(work / "in.vcf"), "-O", str(off_out), "-R", str(plain),
                            "-A", "grch38", "-D", str(args.distance)])
             rows.append(("spliceai 1.3.1 (official)", n, t_off, rss_off))
-            a, b = spliceai_values(ours_out), spliceai_values(off_out)
+            a, b = info_values(ours_out, "SpliceAI"), info_values(off_out, "SpliceAI")
             agree = sum(x == y for x, y in zip(a, b)), len(b)
         base = rows[-1][2] if run_official else None
         print(f"{'tool':28s} {'variants':>8s} {'seconds':>9s} {'variants/s':>11s} {'speed-up':>9s} {'peak RSS':>9s}")

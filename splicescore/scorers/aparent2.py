@@ -61,7 +61,7 @@ from splicescore.errors import InputError
 from splicescore.genome import ContigResolver, Reference
 from splicescore.scorers.aparent2_score import delta_logodds, encode_aparent2
 from splicescore.scorers.base import RecordPlan, RecordResult, Variant, read_and_check, scorable_alts
-from splicescore.scorers.hal_score import trim_allele
+from splicescore.scorers.hal_score import apply_allele, trim_allele
 
 WINDOW = 205
 UPSTREAM = 70  # window index of the anchor (first hexamer base)
@@ -134,18 +134,6 @@ def touches(first: int, last: int, pos1: int, ref: str, alt: str) -> bool:
     if not r:  # insertion between start - 1 and start
         return first < start <= last
     return start <= last and start + len(r) - 1 >= first
-
-
-def apply_allele(seq: str, seq_start1: int, pos1: int, ref: str, alt: str) -> tuple[str, int, str, str]:
-    """``(alt_seq, start1, ref_core, alt_core)``: ``seq`` with the trimmed allele applied (same origin)."""
-    i = pos1 - seq_start1
-    if i < 0 or i + len(ref) > len(seq):
-        raise ValueError("the sequence does not cover the reference allele")
-    if seq[i : i + len(ref)].upper() != ref.upper():
-        raise ValueError(f"REF {ref!r} does not match the sequence ({seq[i : i + len(ref)]!r}) at {pos1}")
-    start, r, a = trim_allele(pos1, ref, alt)
-    j = start - seq_start1
-    return seq[:j] + a + seq[j + len(r) :], start, r, a
 
 
 def alt_anchor(anchor1: int, strand: str, start1: int, ref_core: str, alt_core: str) -> int:

@@ -180,6 +180,18 @@ def trim_allele(pos1: int, ref: str, alt: str) -> tuple[int, str, str]:
     return pos1 + k, r, a
 
 
+def apply_allele(seq: str, seq_start1: int, pos1: int, ref: str, alt: str) -> tuple[str, int, str, str]:
+    """``(alt_seq, start1, ref_core, alt_core)``: ``seq`` with the trimmed allele applied (same origin)."""
+    i = pos1 - seq_start1
+    if i < 0 or i + len(ref) > len(seq):
+        raise ValueError("the sequence does not cover the reference allele")
+    if seq[i : i + len(ref)].upper() != ref.upper():
+        raise ValueError(f"REF {ref!r} does not match the sequence ({seq[i : i + len(ref)]!r}) at {pos1}")
+    start, r, a = trim_allele(pos1, ref, alt)
+    j = start - seq_start1
+    return seq[:j] + a + seq[j + len(r) :], start, r, a
+
+
 def variant_in_window(donor_pos1: int, strand: str, pos1: int, ref: str, alt: str) -> bool:
     """Whether the allele changes the donor's window (the window "contains the variant").
 
@@ -254,14 +266,7 @@ def alt_donor_window(
     _check_strand(strand)
     if not variant_in_window(donor_pos1, strand, pos1, ref, alt):
         return donor_window(seq, seq_start1, donor_pos1, strand)
-    i = pos1 - seq_start1
-    if i < 0 or i + len(ref) > len(seq):
-        raise ValueError("the sequence does not cover the reference allele")
-    if seq[i : i + len(ref)].upper() != ref.upper():
-        raise ValueError(f"REF {ref!r} does not match the sequence ({seq[i : i + len(ref)]!r}) at {pos1}")
-    start, r, a = trim_allele(pos1, ref, alt)
-    j = start - seq_start1
-    alt_seq = seq[:j] + a + seq[j + len(r) :]
+    alt_seq, start, r, a = apply_allele(seq, seq_start1, pos1, ref, alt)
     d = donor_pos1 - seq_start1
     if not r:
         moved = start <= donor_pos1
