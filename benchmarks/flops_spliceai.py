@@ -7,7 +7,7 @@ Usage::
 Plans the same records as ``bench_spliceai.py`` (one chunk of ``--chunk-size``) and prints the trunk
 FLOPs (5 replicas; 2 per multiply-add; the 1x1 output heads, < 0.1 %, left out) of: the published
 tool (a "same"-padded REF and ALT window per ALT and gene), splicescore with full valid ALT windows,
-and splicescore with incremental SNV passes (what ``splicescore vcf`` runs on the CPU).
+and splicescore with incremental ALT passes for SNVs and indels (what ``splicescore vcf`` runs on the CPU).
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from pathlib import Path
 
 from splicescore.annotation import load_annotation
 from splicescore.genome import Reference
-from splicescore.networks.incremental import track_flops, trunk_flops
+from splicescore.networks.incremental import edit_flops, track_flops, trunk_flops, window_flops
 from splicescore.networks.spliceai import N_REPLICAS, SpliceAIEnsemble
 from splicescore.scorers.base import Variant
-from splicescore.scorers.spliceai import CONTEXT, SnvAlt, SpliceAIScorer
+from splicescore.scorers.spliceai import CONTEXT, SpliceAIScorer
+from splicescore.scorers.tracks import TrackAlt
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SPLICESCORE_SHARED", REPO.parent / "shared"))
@@ -59,9 +60,9 @@ def main() -> None:
         official += 2 * same_window * len(alt_units)
         track_ids = {u.ref_input for u in alt_units}
         for i, x in enumerate(inputs):
-            if isinstance(x, SnvAlt):
-                ours_full += trunk_flops(trunk, args.distance, "valid")
-                ours_inc += trunk_flops(trunk, args.distance, "incremental")
+            if isinstance(x, TrackAlt):
+                ours_full += window_flops(trunk, x.edit.n_out)
+                ours_inc += edit_flops(trunk, x.edit)
                 continue
             f = track_flops(trunk, len(x) - CONTEXT)
             ours_full += f
@@ -71,7 +72,7 @@ def main() -> None:
     print(f"{n} records, {scored} scored (ALT, gene) pairs, D={args.distance}; trunk GFLOP per record:")
     for name, total in (("published (same padding, REF+ALT windows)", official),
                         ("splicescore, full valid ALT windows", ours_full),
-                        ("splicescore, incremental SNV ALT passes", ours_inc),
+                        ("splicescore, incremental ALT passes", ours_inc),
                         ("  of which REF tracks", tracks)):
         print(f"  {name:44s} {N_REPLICAS * total / n / 1e9:8.2f}")
 

@@ -1,4 +1,4 @@
-"""The incremental SNV ALT pass (:mod:`splicescore.networks.incremental`) equals a full ALT window."""
+"""The incremental ALT passes (:mod:`splicescore.networks.incremental`) equal full ALT windows."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ import torch
 from splicescore.annotation import load_spliceai_table
 from splicescore.convert.spliceai import convert_spliceai_files
 from splicescore.genome import Reference
-from splicescore.networks.incremental import ref_pass, snv_alt_pass, spliceai_track, trunk_flops
+from splicescore.networks.incremental import (
+    AltEdit, alt_pass, edit_flops, ref_pass, snv_alt_pass, snv_edit, spliceai_head, spliceai_track, trunk_flops, window_flops,
+)
 from splicescore.networks.spliceai import SpliceAIEnsemble
 from splicescore.predict import predict
 from splicescore.scorers.base import Variant
-from splicescore.scorers.spliceai import SnvAlt, SpliceAIScorer
+from splicescore.scorers.spliceai import CONTEXT, SpliceAIScorer
+from splicescore.scorers.tracks import TrackAlt
 
 TOL = 1e-6  # the issue requires 1e-5; different convolution lengths only change the summation order
 HALF = 5000
@@ -55,7 +58,7 @@ def test_golden_snv_windows(ensemble, raw):
         x_ref, x_alt = _t(raw[f"{key}_x_ref"]), _t(raw[f"{key}_x_alt"])
         (pos,) = (x_ref != x_alt).any(0).nonzero().flatten().tolist()
         assert pos == x_ref.shape[1] // 2
-        ref, (alt,) = spliceai_track(ensemble, x_ref, [(pos, x_alt[:, pos])], 50)
+        ref, (alt,) = spliceai_track(ensemble, x_ref, [snv_edit(pos, x_alt[:, pos].numpy(), 50)])
         assert torch.equal(ref, _full(ensemble, x_ref))
         assert float((alt - _full(ensemble, x_alt)).abs().max()) <= TOL
         assert np.abs(alt.numpy().T - raw[f"{key}_y_alt_mean"]).max() <= 1e-5
@@ -77,7 +80,7 @@ def test_several_snvs_on_one_track_and_at_its_edges(ensemble, raw, distance):
         alt = torch.zeros(4)
         alt[(base + 1 + int(rng.integers(3))) % 4] = 1
         snvs.append((p, alt))
-    ref, alts = spliceai_track(ensemble, x, snvs, distance)
+    ref, alts = spliceai_track(ensemble, x, [snv_edit(p, a.numpy(), distance) for p, a in snvs])
     assert torch.equal(ref, _full(ensemble, x))
     for (p, alt), y in zip(snvs, alts):
         window = x[:, p - HALF - distance : p + HALF + distance + 1].clone()
@@ -107,27 +110,63 @@ def _variants(shared, counts):
 
 
 def test_scorer_both_strands(shared, ensemble):
-    """Through the scorer: every SNV's ALT output from the incremental path is within TOL of its full
-    ALT window, on minus-strand (BRCA1) and plus-strand genes, and the scores are the same."""
+    """Through the scorer: every ALT output (SNVs, insertions, deletions) from the incremental path
+    is within TOL of its full ALT window, on minus-strand (BRCA1) and plus-strand genes, and the
+    scores are the same."""
     reference = Reference(shared / "data/grch38/chr17_brca1_region.fa.gz")
     genes = load_spliceai_table(shared / "data/annotation/spliceai_grch38.txt")
-    variants = _variants(shared, (6, 5))  # BRCA1 (-) cluster, MLX (+) cluster
+    variants = _variants(shared, (12, 48))  # BRCA1 (-) cluster; dev_supp: plus-strand genes, indels
     plain = SpliceAIScorer(reference, genes, 50, incremental=False)
     inc = SpliceAIScorer(reference, genes, 50)
     inputs_p, plans_p = plain.plan_chunk(variants)
     inputs_i, plans_i = inc.plan_chunk(variants)
-    snvs = [i for i, x in enumerate(inputs_i) if isinstance(x, SnvAlt)]
-    strands = {u.tx.strand for p in plans_i for u in p.state if u.alt_input in snvs}
-    assert strands == {"+", "-"}
-    per_track = [sum(inputs_i[i].track == t for i in snvs) for t in {inputs_i[i].track for i in snvs}]
-    assert max(per_track) >= 2  # several SNVs on one track
-    for i in snvs:  # the entry stands for exactly the window the plain plan holds
-        assert np.array_equal(inputs_i[i].window(inputs_i, 50), inputs_p[i])
+    alts = [i for i, x in enumerate(inputs_i) if isinstance(x, TrackAlt)]
+    kinds = set()
+    for p in plans_i:
+        for u in p.state:
+            if u.alt_input in alts:
+                e = inputs_i[u.alt_input].edit
+                kinds.add((u.tx.strand, "snv" if e.ref_len == e.alt.shape[0] else "ins" if e.shift < 0 else "del"))
+    assert kinds == {(s, k) for s in "+-" for k in ("snv", "ins", "del")}
+    per_track = [sum(inputs_i[i].track == t for i in alts) for t in {inputs_i[i].track for i in alts}]
+    assert max(per_track) >= 2  # several ALTs on one track
+    for i in alts:  # the entry stands for exactly the window the plain plan holds
+        assert np.array_equal(inputs_i[i].window(inputs_i, CONTEXT), inputs_p[i])
     out_p = predict(ensemble, inputs_p)
     out_i = inc.compute(ensemble, inputs_i, "cpu")
     assert len(out_i) == len(out_p)
     for i, (a, b) in enumerate(zip(out_i, out_p)):
         assert a.shape == b.shape
-        assert np.abs(a - b).max() <= (TOL if i in snvs else 0)
+        assert np.abs(a - b).max() <= (TOL if i in alts else 0)
     for v, pp, pi in zip(variants, plans_p, plans_i):
         assert plain.finish(v, pp, out_p).info == inc.finish(v, pi, out_i).info
+
+
+@pytest.mark.parametrize("ref_len,alt_len", [(1, 2), (1, 7), (3, 1), (12, 1), (1, 1)])
+@pytest.mark.parametrize("where", ["middle", "left_end", "right_end"])
+def test_indel_edit_equals_full_window(ensemble, raw, ref_len, alt_len, where):
+    """An indel (or SNV) as an edit of a track: the outputs equal the full ALT window's within TOL,
+    with the edit in the middle of a track and with its ALT window at either end of it."""
+    torch.set_num_threads(1)
+    key = _snv_keys(raw, 1)[0]
+    distance = 8  # len(REF) <= 2D, as the scorers require
+    x = raw[f"{key}_x_ref"][: 2 * HALF + 80]  # (L, 4) track of 80 outputs
+    n_out = 2 * distance + 1 - ref_len + alt_len
+    lo_q, hi_q = HALF + distance, len(x) - 1 - HALF - distance - (ref_len - 1)  # centre range keeping the REF window
+    q = {"middle": (lo_q + hi_q) // 2, "left_end": lo_q, "right_end": hi_q}[where]
+    rng = np.random.default_rng(ref_len * 10 + alt_len)
+    alt = np.eye(4, dtype=np.float32)[rng.integers(0, 4, alt_len)]
+    edit = AltEdit(q, ref_len, alt, q - distance, n_out)
+    window = edit.window(x, CONTEXT)
+    assert window.shape == (CONTEXT + n_out, 4)
+    net = ensemble.replicas[0]
+    trunk = net.trunk
+    cache = ref_pass(trunk, _t(x))
+    with torch.inference_mode():
+        got = spliceai_head(net)(alt_pass(trunk, cache, edit)[None])[0]
+        want = net(_t(window)[None])[0]
+    assert got.shape == want.shape == (3, n_out)
+    assert float((got - want).abs().max()) <= TOL
+    assert edit_flops(trunk, edit) < window_flops(trunk, n_out) / 1.5
+    with pytest.raises(ValueError):
+        alt_pass(trunk, cache, AltEdit(q, ref_len, alt, q - distance + 80, n_out))

@@ -178,3 +178,45 @@ def test_converter_maps_every_key_and_rejects_bad_input(shared):
     bad["extra.weight"] = torch.zeros(1)
     with pytest.raises(ValueError, match="unexpected"):
         convert_pangolin_state(bad)
+
+
+def test_scorer_tracks_equal_plain_windows(shared, ensemble):
+    """Pangolin through reference tracks and incremental ALT passes (what ``vcf`` runs on the CPU):
+    REF slices are the plain windows' outputs, ALTs (SNVs, insertions, deletions, both strands)
+    within 1e-6 of their full windows, and the INFO strings are the same."""
+    from splicescore.annotation import load_annotation
+    from splicescore.genome import Reference
+    from splicescore.predict import predict
+    from splicescore.scorers.base import Variant
+    from splicescore.scorers.pangolin import PangolinScorer
+    from splicescore.scorers.pangolin_score import CONTEXT
+    from splicescore.scorers.tracks import TrackAlt, TrackSlice
+
+    reference = Reference(shared / "data/grch38/chr17_brca1_region.fa.gz")
+    genes = load_annotation(str(shared / "data/annotation/grch38_slices.gtf"), "auto", None)
+    rows = [l.split("\t") for l in (shared / "golden/pangolin/dev_supp.input.vcf").read_text().splitlines()
+            if not l.startswith("#")]
+    # deletions, SNVs and insertions in three clusters (plus- and minus-strand genes)
+    variants = [Variant(r[0], int(r[1]), r[3], tuple(r[4].split(",")), i)
+                for i, r in enumerate(rows) if i in (0, 1, 5, 12, 13, 19, 20, 24)]
+    plain = PangolinScorer(reference, genes, 50, incremental=False)
+    inc = PangolinScorer(reference, genes, 50)
+    inputs_p, plans_p = plain.plan_chunk(variants)
+    inputs_i, plans_i = inc.plan_chunk(variants)
+    alts = [i for i, x in enumerate(inputs_i) if isinstance(x, TrackAlt)]
+    kinds = {(x.track, np.sign(x.edit.shift)) for x in (inputs_i[i] for i in alts)}
+    assert {k for _, k in kinds} == {-1, 0, 1}  # insertions, SNVs, deletions
+    assert len({x.track for x in (inputs_i[i] for i in alts)}) >= 3
+    assert {u.strand for p in plans_i for u in p.state[1]} == {"+", "-"}
+    entries = [i for i, x in enumerate(inputs_i) if isinstance(x, (TrackAlt, TrackSlice))]
+    assert len(entries) == len(inputs_p)  # every window became a track entry
+    for i in entries:
+        assert np.array_equal(inputs_i[i].window(inputs_i, CONTEXT), inputs_p[i])
+    out_p = predict(ensemble, inputs_p)
+    out_i = inc.compute(ensemble, inputs_i, "cpu")
+    for i in entries:
+        assert out_i[i].shape == out_p[i].shape
+        assert np.abs(out_i[i] - out_p[i]).max() <= 1e-6
+    infos = [(plain.finish(v, pp, out_p).info, inc.finish(v, pi, out_i).info) for v, pp, pi in zip(variants, plans_p, plans_i)]
+    assert sum(a is not None for a, _ in infos) == len(variants)
+    assert all(a == b for a, b in infos)

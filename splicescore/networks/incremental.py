@@ -1,4 +1,4 @@
-"""Exact incremental ALT pass for single-nucleotide variants through a :class:`DilatedResidualTrunk`.
+"""Exact incremental ALT passes through a :class:`DilatedResidualTrunk` (SNVs and indels).
 
 Why it works (facts of the trunk, see :mod:`splicescore.networks.trunk`): every layer is a
 convolution over positions (1x1 or dilated valid convolutions), an element-wise BatchNorm/ReLU, or
@@ -9,10 +9,16 @@ cone), and the trunk's outputs ``p - D .. p + D`` read a layer at offset ``O`` o
 so the positions to recompute at that layer are ``p - h .. p + h`` with
 ``h = min(O, D + CL/2 - O)``; every other position a convolution reads is the REF activation.
 
+An indel replaces ``ref_len`` track columns at ``q`` by ``a`` ALT columns. In the edited sequence a
+position whose input field lies wholly left of the ALT columns has its REF activation, one wholly
+right of them has the REF activation ``ref_len - a`` positions further along the track; only the
+positions whose field meets the ALT columns (``q - O .. q + a - 1 + O``) and that the wanted outputs
+read are recomputed (:class:`AltEdit`, :func:`alt_pass`). An SNV is the case ``ref_len = a = 1``.
+
 This module runs one REF pass over a *track* (the input of a stretch of consecutive outputs) that
-keeps every layer's activations, then, per SNV, recomputes only those positions layer by layer.
-The result equals a full ALT window's trunk output at the ``2D + 1`` positions around the SNV up to
-float rounding (convolutions of different lengths sum in different orders; ~1e-7 here).
+keeps every layer's activations, then, per ALT, recomputes only those positions layer by layer.
+The result equals a full ALT window's trunk output up to float rounding (convolutions of different
+lengths sum in different orders; ~1e-7 here).
 
 Coordinates: positions are indices into the track input (model orientation). A layer with valid
 offset ``O`` holds positions ``O .. L - 1 - O``; its tensor index is ``position - O``.
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -97,59 +104,138 @@ def ref_pass(trunk: DilatedResidualTrunk, x: torch.Tensor) -> TrunkCache:
     return cache
 
 
-def _patched(ref: torch.Tensor, ref_offset: int, lo: int, hi: int, alt: torch.Tensor, alt_lo: int) -> torch.Tensor:
-    """Positions ``lo .. hi - 1`` of a layer: REF values (``ref`` starts at position ``ref_offset``)
-    with ALT values ``alt`` (starting at position ``alt_lo``) written over the positions they cover."""
-    out = ref[:, lo - ref_offset : hi - ref_offset].clone()
-    a0, a1 = max(lo, alt_lo), min(hi, alt_lo + alt.shape[-1])
-    if a1 > a0:
-        out[:, a0 - lo : a1 - lo] = alt[:, a0 - alt_lo : a1 - alt_lo]
+@dataclass(frozen=True)
+class AltEdit:
+    """An ALT input described as an edit of a REF track (all in model orientation).
+
+    The ALT sequence is the track with its positions ``q .. q + ref_len - 1`` replaced by the
+    ``a`` columns of ``alt`` (``M = T[:q] + alt + T[q + ref_len:]``, "edited coordinates"); the
+    outputs wanted are those of ``M`` at ``out_lo .. out_lo + n_out - 1``, which are the outputs
+    of the full ALT window ``M[out_lo - context/2 : out_lo + n_out + context/2]``. An SNV is
+    ``ref_len == a == 1``; a deletion ``a == 1``; an insertion ``ref_len == 1``.
+
+    Attributes
+    ----------
+    q : int
+        Track position of the first REF nucleotide (model orientation).
+    ref_len : int
+    alt : np.ndarray
+        ``(a, in_channels)`` one-hot ALT columns, model orientation.
+    out_lo, n_out : int
+        First wanted output (edited coordinates) and how many.
+    """
+
+    q: int
+    ref_len: int
+    alt: np.ndarray
+    out_lo: int
+    n_out: int
+
+    @property
+    def shift(self) -> int:
+        """Edited position ``p`` right of the change is track position ``p + shift``."""
+        return self.ref_len - self.alt.shape[0]
+
+    def window(self, track: np.ndarray, context: int) -> np.ndarray:
+        """The full ALT window ``(n_out + context, in_channels)`` this edit stands for, cut from
+        the track input ``(L, in_channels)``."""
+        half = context // 2
+        lo, hi = self.out_lo - half, self.out_lo + self.n_out + half  # edited coordinates
+        left = track[lo : min(hi, self.q)]
+        right = track[max(lo, self.q + self.alt.shape[0]) + self.shift : hi + self.shift]
+        return np.concatenate([left, self.alt.astype(track.dtype), right])
+
+
+def _patched(ref: torch.Tensor, ref_offset: int, lo: int, hi: int, vals: torch.Tensor, v_lo: int,
+             shift: int) -> torch.Tensor:
+    """Edited positions ``lo .. hi - 1`` of one layer: recomputed values ``vals`` (starting at
+    ``v_lo``) where they exist, REF values (``ref`` starts at track position ``ref_offset``) left of
+    them, and REF values ``shift`` positions further on right of them."""
+    v_hi = v_lo + vals.shape[-1]
+    parts = []
+    if lo < v_lo:
+        parts.append(ref[:, lo - ref_offset : min(hi, v_lo) - ref_offset])
+    m0, m1 = max(lo, v_lo), min(hi, v_hi)
+    if m1 > m0:
+        parts.append(vals[:, m0 - v_lo : m1 - v_lo])
+    if hi > v_hi:
+        parts.append(ref[:, max(lo, v_hi) + shift - ref_offset : hi + shift - ref_offset])
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+
+
+def _spans(trunk: DilatedResidualTrunk, edit: AltEdit) -> list[tuple[int, int]]:
+    """Per layer offset in ``_offsets(trunk)`` order, interleaved with the units' middle layers
+    (``[in_0, mid_0, in_1, mid_1, ..., in_n]``): the edited positions ``[lo, hi)`` to recompute.
+
+    A layer with valid offset ``O`` changes at ``q - O .. q + a - 1 + O`` (positions whose input
+    field ``p - O .. p + O`` meets an ALT column) and is read by the wanted outputs at
+    ``out_lo - (CL/2 - O) .. out_hi + (CL/2 - O)``; the positions to recompute are both.
+    """
+    half = trunk.context // 2
+    a = edit.alt.shape[0]
+    out_hi = edit.out_lo + edit.n_out
+
+    def span(o: int) -> tuple[int, int]:
+        return max(edit.q - o, edit.out_lo - (half - o)), min(edit.q + a + o, out_hi + (half - o))
+
+    offs = _offsets(trunk)
+    out = []
+    for i, unit in enumerate(trunk.units):
+        out += [span(offs[i]), span(offs[i] + unit.shrink // 2)]
+    out.append(span(offs[-1]))
     return out
 
 
 @torch.inference_mode()
-def snv_alt_pass(
-    trunk: DilatedResidualTrunk, cache: TrunkCache, pos: int, alt: torch.Tensor, distance: int
-) -> torch.Tensor:
-    """Trunk output ``(C, 2D + 1)`` at outputs ``pos - D .. pos + D`` (input positions) for the
-    track input with column ``pos`` replaced by ``alt`` ``(in_channels,)``.
+def alt_pass(trunk: DilatedResidualTrunk, cache: TrunkCache, edit: AltEdit) -> torch.Tensor:
+    """Trunk output ``(C, n_out)`` of the ALT sequence ``edit`` describes, at its wanted outputs.
 
-    Equals ``trunk(x_alt_window[None])[0]`` for the ``context + 2D + 1`` ALT window centred on
-    ``pos`` (up to float rounding). Requires ``context/2 + D <= pos < L - context/2 - D``.
+    Equals ``trunk(window[None])[0]`` for ``window = edit.window(track, trunk.context)`` up to float
+    rounding. Requires the ALT window to lie inside the edited track.
     """
     half = trunk.context // 2
-    if not half + distance <= pos < cache.length - half - distance:
-        raise ValueError("the SNV's outputs are not inside the track")
+    shift = edit.shift
+    out_lo, out_hi = edit.out_lo, edit.out_lo + edit.n_out
+    if out_lo - half < 0 or out_hi - 1 + half + shift > cache.length - 1 or edit.n_out < 1:
+        raise ValueError("the ALT window is not inside the track")
     offs = cache.offsets
-
-    def reach(offset: int) -> int:
-        return min(offset, distance + half - offset)
-
-    lo_w, hi_w = pos - distance, pos + distance + 1
-    # input level: only column ``pos`` changes
-    a = trunk.conv_in(alt.reshape(1, -1, 1).to(cache.unit_in[0].dtype))[0]  # (C, 1) at pos
-    a_lo = pos
-    s0 = cache.skip0[:, lo_w - half : hi_w - half].clone()
-    s0[:, distance] = trunk.skip_in(a[None])[0, :, 0]
-    skip = s0[None]
+    spans = _spans(trunk, edit)
+    alt = torch.from_numpy(np.ascontiguousarray(edit.alt.T, dtype=np.float32)).to(cache.unit_in[0].dtype)
+    vals = trunk.conv_in(alt[None])[0]  # (C, a) at edited positions q .. q + a - 1
+    v_lo = edit.q
+    skip = _patched(cache.skip0, half, out_lo, out_hi, trunk.skip_in(vals[None])[0], v_lo, shift)[None]
     group = 0
     for i, unit in enumerate(trunk.units):
         r = unit.shrink // 2
-        o_in, o_mid, o_out = offs[i], offs[i] + r, offs[i + 1]
-        h_mid, h_out = reach(o_mid), reach(o_out)
-        # unit input over the positions the recomputed mid reads
-        x_in = _patched(cache.unit_in[i], o_in, pos - h_mid - r, pos + h_mid + r + 1, a, a_lo)[None]
+        (m_lo, m_hi), (u_lo, u_hi) = spans[2 * i + 1], spans[2 * i + 2]
+        # the unit input over the positions the recomputed middle layer reads, and so on
+        x_in = _patched(cache.unit_in[i], offs[i], m_lo - r, m_hi + r, vals, v_lo, shift)[None]
         mid = F.conv1d(F.relu(unit.bn1(x_in)), unit.conv1.weight, unit.conv1.bias, dilation=unit.dilation)
-        m_in = _patched(cache.mid[i], o_mid, pos - h_out - r, pos + h_out + r + 1, mid[0], pos - h_mid)[None]
+        m_in = _patched(cache.mid[i], offs[i] + r, u_lo - r, u_hi + r, mid[0], m_lo, shift)[None]
         h = F.conv1d(F.relu(unit.bn2(m_in)), unit.conv2.weight, unit.conv2.bias, dilation=unit.dilation)
-        res_lo = pos - h_out - (pos - h_mid - r)
-        a = (h + x_in[..., res_lo : res_lo + 2 * h_out + 1])[0]
-        a_lo = pos - h_out
+        res = u_lo - (m_lo - r)
+        vals = (h + x_in[..., res : res + (u_hi - u_lo)])[0]
+        v_lo = u_lo
         if i in trunk.group_ends:
-            a_w = _patched(cache.unit_in[i + 1], o_out, lo_w, hi_w, a, a_lo)[None]
+            a_w = _patched(cache.unit_in[i + 1], offs[i + 1], out_lo, out_hi, vals, v_lo, shift)[None]
             skip = skip + trunk.skip_convs[group](a_w)
             group += 1
     return skip[0]
+
+
+def snv_edit(pos: int, alt: np.ndarray, distance: int) -> AltEdit:
+    """The :class:`AltEdit` of an SNV at track position ``pos`` with ALT column ``alt`` ``(4,)``
+    whose outputs ``pos - D .. pos + D`` are wanted."""
+    return AltEdit(pos, 1, np.asarray(alt, dtype=np.float32).reshape(1, -1), pos - distance, 2 * distance + 1)
+
+
+def snv_alt_pass(
+    trunk: DilatedResidualTrunk, cache: TrunkCache, pos: int, alt, distance: int
+) -> torch.Tensor:
+    """Trunk output ``(C, 2D + 1)`` at outputs ``pos - D .. pos + D`` for the track input with
+    column ``pos`` replaced by ``alt`` ``(in_channels,)`` (:func:`alt_pass` of :func:`snv_edit`)."""
+    alt = alt.numpy() if isinstance(alt, torch.Tensor) else alt
+    return alt_pass(trunk, cache, snv_edit(pos, alt, distance))
 
 
 def conv_flops(trunk: DilatedResidualTrunk, lengths: list[int], with_skip: list[int] | int) -> int:
@@ -172,77 +258,82 @@ def trunk_flops(trunk: DilatedResidualTrunk, distance: int, mode: str = "increme
     the published Keras model runs), ``"valid"`` (the full ALT window with valid convolutions), or
     ``"incremental"`` (:func:`snv_alt_pass`; the shared REF track pass not included).
     """
-    return _flops(trunk, 2 * distance + 1, mode)
+    if mode == "incremental":
+        half = trunk.context // 2
+        return edit_flops(trunk, snv_edit(half + distance, np.zeros(trunk.conv_in.in_channels), distance))
+    if mode not in ("same", "valid"):
+        raise ValueError(f"unknown mode {mode!r}")
+    return window_flops(trunk, 2 * distance + 1, same=mode == "same")
 
 
 def track_flops(trunk: DilatedResidualTrunk, n_out: int) -> int:
     """Trunk FLOPs of a valid pass over a track input with ``n_out`` outputs (``n_out + context`` nt)."""
-    return _flops(trunk, n_out, "valid")
+    return window_flops(trunk, n_out)
 
 
-def _flops(trunk: DilatedResidualTrunk, n_out: int, mode: str) -> int:
+def window_flops(trunk: DilatedResidualTrunk, n_out: int, same: bool = False) -> int:
+    """Trunk FLOPs of one full window with ``n_out`` outputs: valid convolutions, or (``same``) the
+    literal "same"-padded architecture over all ``context + n_out`` input positions."""
     half = trunk.context // 2
     offs = _offsets(trunk)
-    distance = (n_out - 1) // 2
-    if mode == "same":
+    if same:
         n = trunk.context + n_out
         return conv_flops(trunk, [n] * (2 * len(trunk.units)), n)
     lengths = []
     for i, unit in enumerate(trunk.units):
-        r = unit.shrink // 2
-        for o in (offs[i] + r, offs[i + 1]):
-            if mode == "valid":
-                lengths.append(n_out + 2 * (half - o))
-            elif mode == "incremental":
-                lengths.append(2 * min(o, distance + half - o) + 1)
-            else:
-                raise ValueError(f"unknown mode {mode!r}")
-    if mode == "valid":
-        dense = [n_out + 2 * (half - offs[i + 1]) for i in trunk.group_ends]
-        return conv_flops(trunk, lengths, [trunk.context + n_out] * 2 + dense)
-    return conv_flops(trunk, lengths, [1, 1] + [n_out] * len(trunk.skip_convs))
+        for o in (offs[i] + unit.shrink // 2, offs[i + 1]):
+            lengths.append(n_out + 2 * (half - o))
+    dense = [n_out + 2 * (half - offs[i + 1]) for i in trunk.group_ends]
+    return conv_flops(trunk, lengths, [trunk.context + n_out] * 2 + dense)
 
 
-@torch.inference_mode()
-def spliceai_track(ensemble, x: torch.Tensor, snvs: list[tuple[int, torch.Tensor]], distance: int):
-    """REF outputs of one track and the ALT outputs of SNVs on it, for a SpliceAI ensemble.
+def edit_flops(trunk: DilatedResidualTrunk, edit: AltEdit) -> int:
+    """Trunk FLOPs of :func:`alt_pass` for ``edit`` (what it recomputes; the REF pass not included)."""
+    spans = _spans(trunk, edit)
+    lengths = [hi - lo for lo, hi in spans[1:]]
+    a = edit.alt.shape[0]
+    return conv_flops(trunk, lengths, [a, a] + [edit.n_out] * len(trunk.skip_convs))
+
+
+def track_pass(trunk: DilatedResidualTrunk, head, x: torch.Tensor, edits: list[AltEdit]):
+    """REF outputs of one track and the ALT outputs of edits of it, through one trunk and a head.
 
     Parameters
     ----------
-    ensemble : SpliceAIEnsemble
-        Replicas with ``trunk`` and ``head``; the mean of their softmax outputs, summed in replica
-        order as :meth:`SpliceAIEnsemble.forward` does.
+    trunk : DilatedResidualTrunk
+    head : callable
+        Trunk features ``(1, C, n)`` -> outputs ``(1, K, n)`` (or ``(1, n)``).
     x : torch.Tensor
-        Track one-hot ``(4, L)`` in model orientation.
-    snvs : list of (int, torch.Tensor)
-        ``(pos, alt)``: input position of the SNV and its ALT one-hot column ``(4,)``.
-    distance : int
+        Track one-hot ``(in_channels, L)`` in model orientation.
+    edits : list of AltEdit
 
     Returns
     -------
     (torch.Tensor, list of torch.Tensor)
-        REF ``(3, L - context)`` (the numbers of ``ensemble(x[None])[0]``) and, per SNV, the ALT
-        ``(3, 2D + 1)`` for outputs ``pos - D .. pos + D``, as the full ALT window gives them.
-        Replicas run one after the other, so only one replica's activations are held.
+        REF ``head(trunk(x[None]))[0]`` (the same numbers as the plain valid pass) and per edit the
+        ALT outputs at its wanted positions, as the full ALT window gives them up to rounding. Only
+        this trunk's activations are held (about 5 MB per kb of track).
     """
-    parts = [replica_track(net, x, snvs, distance) for net in ensemble.replicas]
-    return combine_replicas(parts)
+    with torch.inference_mode():
+        cache = ref_pass(trunk, x)
+        ref = head(cache.skip[None])[0]
+        return ref, [head(alt_pass(trunk, cache, e)[None])[0] for e in edits]
 
 
-def replica_track(net, x: torch.Tensor, snvs: list[tuple[int, torch.Tensor]], distance: int):
-    """One replica's softmax outputs: REF ``(3, L - context)`` and per SNV ALT ``(3, 2D + 1)``.
-    Only this replica's activations are held (about 5 MB per kb of track)."""
-    cache = ref_pass(net.trunk, x)
-    ref = torch.softmax(net.head(cache.skip[None]), dim=1)[0]
-    alts = []
-    for pos, alt in snvs:
-        skip = snv_alt_pass(net.trunk, cache, pos, alt, distance)
-        alts.append(torch.softmax(net.head(skip[None]), dim=1)[0])
-    return ref, alts
+def spliceai_head(net):
+    """The softmax output head of one SpliceAI replica (:class:`~splicescore.networks.spliceai.SpliceAINet`)."""
+    return lambda feats: torch.softmax(net.head(feats), dim=1)
+
+
+def spliceai_track(ensemble, x: torch.Tensor, edits: list[AltEdit]):
+    """REF outputs ``(3, L - context)`` of one track and the ALT outputs of edits of it for a SpliceAI
+    ensemble: the mean of the replicas' softmax outputs, summed in replica order as
+    :meth:`SpliceAIEnsemble.forward` does. Replicas run one after the other."""
+    return combine_replicas([track_pass(net.trunk, spliceai_head(net), x, edits) for net in ensemble.replicas])
 
 
 def combine_replicas(parts: list):
-    """Mean over replicas of :func:`replica_track` results, summed in replica order (as
+    """Mean over replicas of :func:`track_pass` results, summed in replica order (as
     :meth:`SpliceAIEnsemble.forward` sums), so the result does not depend on how they were run."""
     ref, alts = parts[0][0], list(parts[0][1])
     for r, a in parts[1:]:

@@ -161,6 +161,30 @@ class PangolinEnsemble(nn.Module):
             rows.append(torch.stack(cols, dim=1))
         return torch.stack(rows, dim=1)
 
+    def members(self) -> list[tuple[nn.Module, object]]:
+        """``(trunk, head)`` per network in official order, ``head`` mapping trunk features
+        ``(1, C, n)`` to that network's own tissue P(splice site) ``(1, n)`` (what :meth:`forward`
+        takes from it); for :func:`splicescore.scorers.tracks.compute_tracks`."""
+        out = []
+        for k, net in enumerate(self.nets):
+            tissue = k // self.n_replicates
+            out.append((net.trunk, lambda f, net=net, t=tissue: torch.softmax(net.splice_heads[t](f), dim=1)[:, 1]))
+        return out
+
+    def stack_members(self, parts: list) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Per-network ``(ref (n,), [alt (n_j,), ...])`` results in official order -> the layout of
+        :meth:`forward`: REF ``(3, 4, n)`` and each ALT ``(3, 4, n_j)``."""
+
+        def layout(get):
+            return torch.stack([
+                torch.stack([get(parts[self.n_replicates * t + r]) for t in range(self.n_tissues)])
+                for r in range(self.n_replicates)
+            ])
+
+        ref = layout(lambda part: part[0])
+        alts = [layout(lambda part, j=j: part[1][j]) for j in range(len(parts[0][1]))]
+        return ref, alts
+
     def forward_raw(self, x: torch.Tensor, valid: bool = True) -> torch.Tensor:
         """All 12 channels of every network, ``(12 networks, B, 12, L - 10000)``, networks in the
         official order (index ``3 * tissue + replicate - 1``)."""

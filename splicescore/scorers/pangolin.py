@@ -39,11 +39,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import torch
+
 from splicescore.annotation import GeneIndex, Transcript
 from splicescore.encoding import one_hot
 from splicescore.genome import Reference
+from splicescore.networks.incremental import AltEdit
+from splicescore.predict import predict
 from splicescore.scorers import pangolin_score as ps
 from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt, scorable_alts
+from splicescore.scorers.tracks import TrackAlt, TrackSlice, compute_tracks, full_inputs, reference_tracks
 
 INFO_KEY = "Pangolin"
 INFO_DESCRIPTION = (
@@ -106,9 +111,11 @@ class PangolinScorer:
         cutoff: float | None = None,
         pad_ends: bool = False,
         version: str = "",
+        incremental: bool = True,
     ):
         if not 0 <= distance <= 4999:
             raise ValueError("distance must be in 0..4999")
+        self.incremental = incremental
         if not version:
             from splicescore import __version__ as version
         self.reference = reference
@@ -166,9 +173,67 @@ class PangolinScorer:
         plan.state = (alts, plan.state)
         return plan
 
+    def plan_chunk(self, variants: list[Variant]) -> tuple[list, list[RecordPlan]]:
+        """Plan a chunk of records together (plans index into the returned input list).
+
+        With ``incremental`` the REF windows of nearby records on one strand become slices of one
+        REF track (:class:`~splicescore.scorers.tracks.TrackSlice`) and every ALT window an edit
+        of it (:class:`~splicescore.scorers.tracks.TrackAlt`); run the inputs with
+        :meth:`compute`. Pangolin's windows are plain reference sequence (no masking), so a track
+        is the reference over the merged windows, one per contig and strand."""
+        inputs: list = []
+        plans = []
+        requests: dict[tuple[str, str], list[tuple[Variant, _Strand]]] = {}
+        for v in variants:
+            plan = self.plan(v)
+            base = len(inputs)
+            inputs.extend(plan.inputs)
+            plan.inputs = []
+            for unit in plan.state[1] if plan.state else ():
+                unit.ref_input += base
+                unit.alt_inputs = {a: i + base for a, i in unit.alt_inputs.items()}
+                requests.setdefault((self.reference.resolve(v.chrom), unit.strand), []).append((v, unit))
+            plans.append(plan)
+        if self.incremental:
+            for (contig, strand), reqs in requests.items():
+                self._tracks(inputs, contig, strand, reqs)
+        return inputs, plans
+
+    def _tracks(self, inputs: list, contig: str, strand: str, reqs: list) -> None:
+        """Replace the REF and ALT windows of ``reqs`` (on ``contig``, ``strand``) by track entries."""
+        d, half = self.distance, ps.CONTEXT // 2
+        spans = sorted({(v.pos1 - d, v.pos1 + len(v.ref) - 1 + d) for v, _ in reqs})
+        for first1, last1 in reference_tracks(spans, ps.CONTEXT):
+            start1 = first1 - half
+            track = len(inputs)
+            inputs.append(encode(self.reference.fetch(contig, start1 - 1, last1 + half).upper(), strand))
+            length = len(inputs[track])
+            for v, unit in reqs:
+                r = len(v.ref)
+                if not (first1 <= v.pos1 - d and v.pos1 + r - 1 + d <= last1):
+                    continue
+                # model orientation: the first REF nucleotide, and the first output (q - d)
+                q = v.pos1 - start1 if strand == "+" else length - 1 - (v.pos1 + r - 1 - start1)
+                inputs[unit.ref_input] = TrackSlice(track, q - d, 2 * d + r)
+                for alt, i in unit.alt_inputs.items():
+                    edit = AltEdit(q, r, encode(alt.upper(), strand), q - d, 2 * d + len(alt))
+                    inputs[i] = TrackAlt(track, edit)
+
+    def compute(self, net, inputs: list, device, batch_size: int = 64, max_positions: int | None = None,
+                run=predict) -> list[np.ndarray]:
+        """Outputs for the inputs of :meth:`plan_chunk`: on the CPU through
+        :func:`~splicescore.scorers.tracks.compute_tracks` (each track once per network, ALTs
+        incrementally), elsewhere as full windows through ``run`` (:func:`predict`)."""
+        device = torch.device(device) if isinstance(device, str) else device
+        if device.type != "cpu" or not hasattr(net, "members"):
+            return run(net, full_inputs(inputs, ps.CONTEXT), batch_size, device, max_positions)
+        return compute_tracks(inputs, net.members(), net.stack_members, ps.CONTEXT,
+                              lambda xs: run(net, xs, batch_size, device, max_positions))
+
     def finish(self, variant: Variant, plan: RecordPlan, outputs: list[np.ndarray]) -> RecordResult:
         """``outputs[i]`` is ``(3 replicates, 4 tissues, L_i - 10000)`` for ``plan.inputs[i]``
-        (network orientation)."""
+        (network orientation), or for the chunk's inputs when the plan came from
+        :meth:`plan_chunk`."""
         result = RecordResult(skips=list(plan.skips))
         if not plan.state:
             return result

@@ -27,7 +27,6 @@ explicit skip reason; ambiguity codes in the reference are encoded like N.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,9 +35,10 @@ import torch
 from splicescore.annotation import GeneIndex, Transcript
 from splicescore.encoding import one_hot
 from splicescore.genome import Reference
-from splicescore.networks.incremental import combine_replicas, replica_track
+from splicescore.networks.incremental import AltEdit, combine_replicas, spliceai_head
 from splicescore.predict import predict
 from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt, scorable_alts
+from splicescore.scorers.tracks import TrackAlt, compute_tracks, full_inputs, reference_tracks
 
 CONTEXT = 10_000
 INFO_KEY = "SpliceAI"
@@ -129,47 +129,6 @@ class _Unit:
     alt_input: int | None  # None: complex allele (dots)
     ref_input: int = -1  # output holding this unit's REF track ...
     ref_offset: int = 0  # ... starting here (genomic orientation)
-    snv: bool = False  # REF and ALT both one nucleotide
-
-
-#: longest stretch of REF outputs computed in one piece for clustered variants
-MAX_TRACK = 20_000
-
-
-@dataclass(frozen=True)
-class SnvAlt:
-    """Stands in the chunk's input list for the ALT window of an SNV (trick 4 of the performance
-    issue): the window is input ``track`` with column ``pos`` (model orientation) set to ``alt``
-    ``(4,)``, centred on ``pos``. :meth:`SpliceAIScorer.compute` gives it the full window's
-    output ``(3, 2D + 1)`` from an incremental pass over the track."""
-
-    track: int
-    pos: int
-    alt: np.ndarray
-
-    def window(self, inputs: list, distance: int) -> np.ndarray:
-        """The full ALT window ``(CONTEXT + 2D + 1, 4)`` this entry stands for."""
-        half = CONTEXT // 2 + distance
-        x = inputs[self.track][self.pos - half : self.pos + half + 1].copy()
-        x[half] = self.alt
-        return x
-
-
-def reference_tracks(positions: list[int], distance: int, max_track: int = MAX_TRACK) -> list[tuple[int, int]]:
-    """Merge the REF output spans ``[pos - D, pos + D]`` of variants (sorted 1-based positions) into
-    tracks ``(first1, last1)`` whose input windows overlap, each at most ``max_track`` outputs long.
-
-    A sliding network's output at a position depends only on the ``CONTEXT + 1`` input nt around it,
-    so one pass over a track gives every variant's REF outputs (trick 3 of the performance issue).
-    """
-    tracks: list[list[int]] = []
-    for p in positions:
-        lo, hi = p - distance, p + distance
-        if tracks and lo - CONTEXT <= tracks[-1][1] and hi - tracks[-1][0] + 1 <= max_track:
-            tracks[-1][1] = max(tracks[-1][1], hi)
-        else:
-            tracks.append([lo, hi])
-    return [(lo, hi) for lo, hi in tracks]
 
 
 class SpliceAIScorer:
@@ -226,91 +185,65 @@ class SpliceAIScorer:
         """Plan a chunk of records together: REF outputs of clustered variants (same gene) come from
         shared reference tracks. Returned plans index into the returned input list.
 
-        With ``incremental`` the ALT window of an SNV is an :class:`SnvAlt` entry on its REF track
-        (run the inputs with :meth:`compute`, not :func:`predict`)."""
-        inputs: list[np.ndarray] = []
+        With ``incremental`` the ALT window of an SNV or indel is a
+        :class:`~splicescore.scorers.tracks.TrackAlt` entry on its REF track (run the inputs with
+        :meth:`compute`, not :func:`predict`)."""
+        inputs: list = []
 
         def add(x: np.ndarray) -> int:
             inputs.append(x)
             return len(inputs) - 1
 
-        wanted: dict[int, list[tuple[int, _Unit]]] = {}
+        wanted: dict[int, list[tuple[Variant, _Unit]]] = {}
         txs: dict[int, tuple[Transcript, str]] = {}
         plans = []
         for v in variants:
             plan = RecordPlan(state=[])
 
-            def want_ref(unit: _Unit, seq: str, pos1=v.pos1, chrom=v.chrom) -> None:
-                wanted.setdefault(id(unit.tx), []).append((pos1, unit))
-                txs[id(unit.tx)] = (unit.tx, self.reference.resolve(chrom))
+            def want_ref(unit: _Unit, seq: str, v=v) -> None:
+                wanted.setdefault(id(unit.tx), []).append((v, unit))
+                txs[id(unit.tx)] = (unit.tx, self.reference.resolve(v.chrom))
 
             self._plan(v, plan, add, want_ref)
             plans.append(plan)
+        d = self.distance
         for key, requests in wanted.items():
             tx, contig = txs[key]
-            positions = sorted({p for p, _ in requests})
-            for first1, last1 in reference_tracks(positions, self.distance):
+            spans = [(p - d, p + d) for p in sorted({v.pos1 for v, _ in requests})]
+            for first1, last1 in reference_tracks(spans, CONTEXT):
                 idx = add(self._track_input(tx, contig, first1, last1))
-                for p, unit in requests:
-                    if first1 <= p - self.distance and p + self.distance <= last1:
-                        unit.ref_input, unit.ref_offset = idx, p - self.distance - first1
-                        if self.incremental and unit.snv:
-                            inputs[unit.alt_input] = self._snv_alt(unit, idx, len(inputs[idx]))
+                for v, unit in requests:
+                    if first1 <= v.pos1 - d and v.pos1 + d <= last1:
+                        unit.ref_input, unit.ref_offset = idx, v.pos1 - d - first1
+                        if self.incremental:
+                            inputs[unit.alt_input] = TrackAlt(idx, self._alt_edit(unit, len(v.ref), len(inputs[idx])))
         return inputs, plans
 
-    def _snv_alt(self, unit: _Unit, track: int, length: int) -> SnvAlt:
-        pos = unit.ref_offset + self.distance + CONTEXT // 2  # genomic orientation
+    def _alt_edit(self, unit: _Unit, ref_len: int, length: int) -> AltEdit:
+        """The ALT window of ``unit`` as an edit of its REF track (model orientation)."""
+        d = self.distance
+        centre = unit.ref_offset + d + CONTEXT // 2  # track index of POS, genomic orientation
+        q = centre
         if unit.tx.strand == "-":
-            pos = length - 1 - pos
-        return SnvAlt(track, pos, encode(unit.alt, unit.tx.strand)[0])
+            centre = length - 1 - centre
+            q = centre - ref_len + 1
+        alt = encode(unit.alt, unit.tx.strand)
+        return AltEdit(q, ref_len, alt, centre - d, self.cov - ref_len + len(unit.alt))
 
     def compute(self, net, inputs: list, device, batch_size: int = 64, max_positions: int | None = None,
                 run=predict) -> list[np.ndarray]:
         """Outputs for the inputs of :meth:`plan_chunk` (the pipeline calls this instead of
-        :func:`predict`). On the CPU every track with SNVs goes once through
-        :func:`splicescore.networks.incremental.spliceai_track` (REF outputs, then the SNVs' ALT
-        outputs from the cached REF activations), one track per single-threaded worker, so the
-        numbers do not depend on ``--threads`` or ``--batch-size``. Other inputs, and everything on a
-        GPU or for a network without replicas, go through ``run`` (:func:`predict`), SNVs as full
-        windows."""
+        :func:`predict`). On the CPU every track goes once through each replica (REF outputs, then
+        the ALT outputs of its entries from the cached REF activations;
+        :func:`splicescore.scorers.tracks.compute_tracks`), so the numbers do not depend on
+        ``--threads`` or ``--batch-size``. On a GPU, or for a network without replicas, everything
+        goes through ``run`` (:func:`predict`) as full windows."""
         device = torch.device(device) if isinstance(device, str) else device
-        snvs = [i for i, x in enumerate(inputs) if isinstance(x, SnvAlt)]
-        if not snvs:
-            return run(net, inputs, batch_size, device, max_positions)
         if device.type != "cpu" or not hasattr(net, "replicas"):
-            full = [x.window(inputs, self.distance) if isinstance(x, SnvAlt) else x for x in inputs]
-            return run(net, full, batch_size, device, max_positions)
-        by_track: dict[int, list[int]] = {}
-        for i in snvs:
-            by_track.setdefault(inputs[i].track, []).append(i)
-        plain = [i for i, x in enumerate(inputs) if not isinstance(x, SnvAlt) and i not in by_track]
-        outputs: list = [None] * len(inputs)
-        for i, y in zip(plain, run(net, [inputs[i] for i in plain], batch_size, device, max_positions)):
-            outputs[i] = y
-        # one job per (track, replica): a dense cluster is one track, and its 5 replicas keep every
-        # worker busy; replicas are summed in order afterwards, so threads never change the numbers
-        jobs = [(track, r) for track in by_track for r in range(len(net.replicas))]
-
-        def job(item):
-            track, r = item
-            torch.set_num_threads(1)
-            x = torch.from_numpy(np.ascontiguousarray(inputs[track].T, dtype=np.float32))
-            alts = [(inputs[i].pos, torch.from_numpy(inputs[i].alt.astype(np.float32))) for i in by_track[track]]
-            with torch.inference_mode():
-                return replica_track(net.replicas[r], x, alts, self.distance)
-
-        previous = torch.get_num_threads()
-        try:
-            with ThreadPoolExecutor(max(1, min(previous, len(jobs)))) as pool:
-                results = dict(zip(jobs, pool.map(job, jobs)))
-        finally:
-            torch.set_num_threads(previous)
-        for track, members in by_track.items():
-            ref, alts = combine_replicas([results[(track, r)] for r in range(len(net.replicas))])
-            outputs[track] = ref.numpy()
-            for i, y in zip(members, alts):
-                outputs[i] = y.numpy()
-        return outputs
+            return run(net, full_inputs(inputs, CONTEXT), batch_size, device, max_positions)
+        members = [(r.trunk, spliceai_head(r)) for r in net.replicas]
+        return compute_tracks(inputs, members, combine_replicas, CONTEXT,
+                              lambda xs: run(net, xs, batch_size, device, max_positions))
 
     def _track_input(self, tx: Transcript, contig: str, first1: int, last1: int) -> np.ndarray:
         """One-hot REF input whose outputs are genomic positions ``first1..last1`` (N outside ``tx``)."""
@@ -354,7 +287,7 @@ class SpliceAIScorer:
                     plan.state.append(_Unit(alt, tx, None))
                     continue
                 _, x_alt = masked_windows(seq, variant.ref, alt, variant.pos1, tx, self.distance)
-                unit = _Unit(alt, tx, add(encode(x_alt, tx.strand)), snv=len(variant.ref) == len(alt) == 1)
+                unit = _Unit(alt, tx, add(encode(x_alt, tx.strand)))
                 want_ref(unit, seq)
                 plan.state.append(unit)
 
