@@ -18,12 +18,24 @@ from splicescore.errors import SpliceScoreError
 
 log = logging.getLogger("splicescore")
 
+#: The default level of stderr messages: run summaries and what `weights` commands did. ``-v`` adds
+#: INFO (per-chunk timing and cache hits), ``-vv`` DEBUG; ``-q`` keeps errors only.
+NOTICE = 25
+logging.addLevelName(NOTICE, "NOTICE")
+
+
+def notice(message: str) -> None:
+    """Log ``message`` at the default level (:data:`NOTICE`)."""
+    log.log(NOTICE, message)
+
+
 EXAMPLES_VCF = """
 \b
 Examples:
   splicescore vcf --model spliceai -i in.vcf.gz -r GRCh38.fa -a grch38 -o out.vcf.gz
   bcftools view -r chr17 in.bcf | splicescore vcf -i - -r GRCh38.fa -a grch38 -o - | bgzip > out.vcf.gz
   splicescore vcf -i in.vcf -r GRCh38.fa -a gencode.gtf.gz -D 500 -M 1 -o out.bcf --tsv scores.tsv
+  splicescore -v vcf -i new_batch.vcf.gz -r GRCh38.fa -o new_batch.out.vcf.gz --cache scores.sqlite
 """
 
 
@@ -31,8 +43,10 @@ Examples:
 @click.version_option(__version__, "--version", prog_name="splicescore")
 @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.option("-v", "--verbose", count=True,
+              help="More on stderr: -v per-chunk timing and cache hits (INFO), -vv everything (DEBUG).")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
+def cli(ctx: click.Context, debug: bool, quiet: bool, verbose: int) -> None:
     """Score variants with batched PyTorch ports of SpliceAI and other splicing models.
 
     Same numbers as the official implementations, many variants at a time, CPU or GPU.
@@ -41,7 +55,10 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
-    logging.basicConfig(format="%(message)s", level=logging.ERROR if quiet else logging.INFO, stream=sys.stderr)
+    if quiet and verbose:
+        raise click.UsageError("-q/--quiet and -v/--verbose exclude each other")
+    level = logging.ERROR if quiet else (NOTICE, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(format="%(message)s", level=level, stream=sys.stderr)
 
 
 @cli.command("vcf", epilog=EXAMPLES_VCF)
@@ -88,9 +105,13 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
 @click.option("--write-index", is_flag=True, help="Index the output (.tbi for .vcf.gz, .csi for .bcf).")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run from OUTPUT.partial: records already written are kept, not rescored.")
+@click.option("--cache", default=None, type=click.Path(dir_okay=False),
+              help="Score cache (an SQLite file, created when missing): records scored before with the same model, "
+                   "weights, options, reference sequence and annotation are taken from it, new ones added. "
+                   "Safe to share between concurrent runs (shards).")
 def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, output_type, batch_size, chunk_size, device,
             threads, transcripts, pad_ends, pangolin_mask, pangolin_cutoff, pas, hal_ref_psi, sptransformer_flags,
-            region, shard, write_index, resume):
+            region, shard, write_index, resume, cache):
     """Annotate a VCF with splicing scores.
 
     Every input record is written, in order. SpliceAI scores go in INFO/SpliceAI exactly as
@@ -107,12 +128,12 @@ def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, 
         output_type=output_type, pad_ends=pad_ends, transcripts=transcripts, resume=resume,
         pangolin_mask=bool(pangolin_mask), pangolin_cutoff=pangolin_cutoff, pas=pas, hal_ref_psi=hal_ref_psi,
         sptransformer_flags=sptransformer_flags, region=region, shard=_parse_shard(shard), write_index=write_index,
-        progress=_progress_printer() if sys.stderr.isatty() and log.isEnabledFor(logging.INFO) else None,
+        cache=cache, progress=_progress_printer() if sys.stderr.isatty() and log.isEnabledFor(NOTICE) else None,
     )
     stats = run_vcf(cfg)
     if cfg.progress:
         click.echo("", err=True)  # end the progress line
-    log.info(stats.summary())
+    notice(stats.summary())
     return stats
 
 
@@ -143,7 +164,48 @@ def seqs_cmd(model, input_, output, batch_size, device, threads, hal_ref_psi):
     cfg = SeqsConfig(input=input_, output=output, model=model.strip().lower(), batch_size=batch_size,
                      device=device, threads=threads, options={"hal_ref_psi": hal_ref_psi})
     stats = run_seqs(cfg)
-    log.info(stats.summary())
+    notice(stats.summary())
+
+
+@cli.command("plot", epilog="""
+\b
+Examples:
+  splicescore plot chr17:43045792:CTGCCCAAT:C -r GRCh38.fa -a grch38 -o brca1_del.png
+  splicescore plot 17:43057136:C:T -r GRCh38.fa -m pangolin -D 100 -o v.pdf
+  splicescore plot chr17:43047705:T:C -r GRCh38.fa -a gencode.gtf.gz -m sptransformer --gene BRCA1 -o v.svg
+""")
+@click.argument("variant")
+@click.option("-r", "--reference", required=True, type=click.Path(dir_okay=False),
+              help="Reference FASTA (plain, or bgzipped with .fai/.gzi).")
+@click.option("-a", "--annotation", default="grch38", show_default=True,
+              help="grch37 / grch38 (SpliceAI's GENCODE V24 tables), a SpliceAI-format gene table, or a GTF/GFF3(.gz).")
+@click.option("-m", "--model", default="spliceai", show_default=True,
+              type=click.Choice(["spliceai", "pangolin", "sptransformer"]), help="The model whose outputs to plot.")
+@click.option("-D", "--distance", default=50, show_default=True, type=click.IntRange(0, 4999),
+              help="Plot POS-D..POS+D (sptransformer: D <= 100, its scored span).")
+@click.option("-o", "--output", required=True, help="Figure file: .png, .pdf or .svg.")
+@click.option("--gene", default=None,
+              help="Plot only this gene (symbol or gene_id) [default: every gene at the variant, one column each].")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+def plot_cmd(variant, reference, annotation, model, distance, output, gene, device):
+    """Plot REF and ALT per-position outputs of one variant, given as CHROM:POS:REF:ALT.
+
+    \b
+    One column per gene the model scores the variant in: a REF-vs-ALT panel per track
+    (spliceai, sptransformer: acceptor, donor; pangolin: P(splice site) in heart, liver, brain,
+    testis), a panel of the deltas (ALT - REF; their extremes are the model's scores, unmasked),
+    for sptransformer also the deltas of its 15 tissue usages. Annotated exon boundaries are
+    dotted lines, the variant is shaded. Indels are aligned onto the REF positions as the scorers do.
+    """
+    from splicescore.plot import check_distance, compute_tracks, draw_figure, figure_format, parse_variant, summary
+
+    figure_format(output)
+    check_distance(model, distance)
+    genes = compute_tracks(parse_variant(variant), model, reference, annotation, distance, gene, device)
+    draw_figure(genes, output)
+    for gt in genes:
+        notice(f"splicescore: {summary(gt)}")
+    notice(f"splicescore: wrote {output}")
 
 
 def _parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -189,8 +251,8 @@ def weights_fetch(model):
     """Download the official weights and convert them (SpliceAI: the spliceai==1.3.1 wheel from PyPI)."""
     from splicescore import weights
 
-    path = weights.fetch_weights(model, log=log.info)
-    log.info(f"splicescore: {model} weights installed in {path}")
+    path = weights.fetch_weights(model, log=notice)
+    notice(f"splicescore: {model} weights installed in {path}")
 
 
 @weights_cmd.command("import", epilog="""
@@ -223,7 +285,7 @@ def weights_import(model, paths, unverified):
     if (weights.read_manifest(model) or {}).get("verified") is False:
         log.warning(f"splicescore: warning: {model} weights installed from files that are NOT the published "
                     "ones (sha256 differs); scores will not be the official model's")
-    log.info(f"splicescore: {model} weights installed in {path}")
+    notice(f"splicescore: {model} weights installed in {path}")
 
 
 @weights_cmd.command("list", epilog="""

@@ -58,6 +58,7 @@ class RunConfig:
     hal_ref_psi: float | None = None
     sptransformer_flags: bool = False  # SpTransformer: Y/N tissue flags instead of tissue scores in INFO
     weights_home: Path | None = None
+    cache: str | None = None  # score cache file (splicescore.cache): records scored before are not scored again
 
 
 @dataclass
@@ -71,6 +72,9 @@ class Statistics:
     skipped: Counter = field(default_factory=Counter)  # (model, reason) -> ALTs
     windows: int = 0
     seconds: float = 0.0
+    cache: str | None = None  # the score cache file, when one was used
+    cache_hits: int = 0  # model x record results taken from the cache ...
+    cache_misses: int = 0  # ... and computed (then stored)
 
     def summary(self) -> str:
         lines = [f"splicescore: {self.records} records, {self.alleles} ALT alleles in {self.seconds:.1f} s"]
@@ -80,6 +84,8 @@ class Statistics:
             lines.append(f"  {model}: {n} ALTs scored")
         for (model, reason), n in sorted(self.skipped.items()):
             lines.append(f"  {model}: {n} ALTs not scored: {reason}")
+        if self.cache:
+            lines.append(f"  cache: {self.cache_hits} hits, {self.cache_misses} new ({self.cache})")
         return "\n".join(lines)
 
 
@@ -145,8 +151,13 @@ def run_vcf(cfg: RunConfig) -> Statistics:
     torch.backends.cuda.matmul.allow_tf32 = False
 
     reference = Reference(cfg.reference)
-    vin = None
+    vin = cache = None
     try:
+        if cfg.cache:
+            from splicescore.cache import ScoreCache, scoring_settings
+
+            cache = ScoreCache(cfg.cache, scoring_settings(cfg, device.type), cfg.weights_home)
+            stats.cache = cfg.cache
         built = _build(cfg, reference, device)
         vin = VcfInput(cfg.input)
         if cfg.region or cfg.shard:
@@ -158,8 +169,10 @@ def run_vcf(cfg: RunConfig) -> Statistics:
         records = iter(vin)
         first = _peek(records, cfg.chunk_size)
         _check_contigs(vin, [r.CHROM for r in first], reference, built)
-        _write_all(cfg, vin, first, records, built, device, stats)
+        _write_all(cfg, vin, first, records, built, device, stats, cache)
     finally:
+        if cache is not None:
+            cache.close()
         if vin is not None:
             vin.close()
         reference.close()
@@ -176,7 +189,8 @@ def _peek(records, n: int) -> list:
     return out
 
 
-def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, device, stats: Statistics) -> None:
+def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, device, stats: Statistics,
+               cache=None) -> None:
     started = time.perf_counter()
     if cfg.write_index and (cfg.output == "-" or output_type_for(cfg.output, cfg.output_type) not in ("z", "b")):
         raise UsageError("--write-index needs a bgzipped VCF or BCF output file")
@@ -195,13 +209,13 @@ def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, devic
         for rec in stream:
             chunk.append(rec)
             if len(chunk) >= cfg.chunk_size:
-                _process(chunk, built, cfg, device, vout, tsv, stats)
+                _process(chunk, built, cfg, device, vout, tsv, stats, cache)
                 vout.check_reader_alive()
                 chunk = []
                 if cfg.progress:
                     cfg.progress(stats.records, time.perf_counter() - started)
         if chunk:
-            _process(chunk, built, cfg, device, vout, tsv, stats)
+            _process(chunk, built, cfg, device, vout, tsv, stats, cache)
         vout.commit(write_index=cfg.write_index)
         if tsv:
             tsv.commit()
@@ -259,26 +273,42 @@ def _max_positions(cfg: RunConfig) -> int:
     return cfg.batch_size * (10_000 + 2 * cfg.distance + 1)
 
 
-def _process(chunk, built, cfg: RunConfig, device, vout: VcfOutput, tsv, stats: Statistics) -> None:
+def _process(chunk, built, cfg: RunConfig, device, vout: VcfOutput, tsv, stats: Statistics, cache=None) -> None:
+    """Score one chunk of records with every model and write it. With a score ``cache``, a record
+    whose result is stored is not planned again for that model; new results are stored once the
+    whole chunk is written."""
+    started = time.perf_counter()
     variants = [_variant(rec, stats.records + i) for i, rec in enumerate(chunk)]
     per_model = []
+    fresh = []  # (key, result) of the results computed here, for the cache
     for scorer, net in built:
+        keys = [cache.key(scorer, v) for v in variants] if cache else [None] * len(variants)
+        stored = [cache.get(k) for k in keys] if cache else [None] * len(variants)
+        todo = [v for v, r in zip(variants, stored) if r is None]
         if hasattr(scorer, "plan_chunk"):  # plans share inputs across records (reference tracks)
-            inputs, plans = scorer.plan_chunk(variants)
+            inputs, plans = scorer.plan_chunk(todo)
             if hasattr(scorer, "compute"):  # the scorer runs its own inputs (incremental SNV passes)
                 outputs = scorer.compute(net, inputs, device, cfg.batch_size, _max_positions(cfg), run=predict)
             else:
                 outputs = predict(net, inputs, cfg.batch_size, device, _max_positions(cfg))
-            results = [scorer.finish(v, p, outputs) for v, p in zip(variants, plans)]
+            computed = [scorer.finish(v, p, outputs) for v, p in zip(todo, plans)]
         else:
-            plans = [scorer.plan(v) for v in variants]
+            plans = [scorer.plan(v) for v in todo]
             inputs = [x for p in plans for x in p.inputs]
             outputs = predict(net, inputs, cfg.batch_size, device, _max_positions(cfg))
-            results, k = [], 0
-            for v, p in zip(variants, plans):
-                results.append(scorer.finish(v, p, outputs[k : k + len(p.inputs)]))
+            computed, k = [], 0
+            for v, p in zip(todo, plans):
+                computed.append(scorer.finish(v, p, outputs[k : k + len(p.inputs)]))
                 k += len(p.inputs)
         stats.windows += len(inputs)
+        new = iter(computed)
+        results = [r if r is not None else next(new) for r in stored]
+        if cache:
+            fresh += [(key, r) for key, r, old in zip(keys, results, stored) if old is None]
+            stats.cache_hits += len(variants) - len(todo)
+            stats.cache_misses += len(todo)
+            log.debug(f"splicescore: {scorer.name}: {len(variants) - len(todo)} cached, {len(todo)} scored "
+                      f"({len(inputs)} windows)")
         per_model.append((scorer, results))
 
     for i, rec in enumerate(chunk):
@@ -303,3 +333,10 @@ def _process(chunk, built, cfg: RunConfig, device, vout: VcfOutput, tsv, stats: 
         if skips:
             rec.INFO[SKIP_KEY] = ",".join(skips)
         vout.write(rec)
+    if cache:
+        for key, result in fresh:
+            cache.put(key, result)
+        cache.commit()
+    hits = f" (cache: {len(chunk) * len(built) - len(fresh)} hits, {len(fresh)} new)" if cache else ""
+    log.info(f"splicescore: records {variants[0].index + 1}-{variants[-1].index + 1} in "
+             f"{time.perf_counter() - started:.2f} s{hits}")
