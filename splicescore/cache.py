@@ -90,6 +90,7 @@ def scoring_settings(cfg, device_type: str) -> dict:
         "pas_sha256": sha256_file(cfg.pas) if cfg.pas else None,
         # GPU batches round differently from the CPU's single windows (README, "Reproducible bytes")
         "device": device_type,
+        "precision": cfg.precision,
     }
 
 

@@ -36,6 +36,7 @@ Examples:
   bcftools view -r chr17 in.bcf | splicescore vcf -i - -r GRCh38.fa -a grch38 -o - | bgzip > out.vcf.gz
   splicescore vcf -i in.vcf -r GRCh38.fa -a gencode.gtf.gz -D 500 -M 1 -o out.bcf --tsv scores.tsv
   splicescore -v vcf -i new_batch.vcf.gz -r GRCh38.fa -o new_batch.out.vcf.gz --cache scores.sqlite
+  splicescore vcf -i cohort.vcf.gz -r GRCh38.fa -o out.vcf.gz --devices cuda:0,cuda:1 --precision bf16
 """
 
 
@@ -83,6 +84,12 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, verbose: int) -> None:
               help="Records read and planned together (nearby variants share reference passes); "
                    "bounds memory, never changes the results.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--devices", default=None, metavar="DEV,DEV,...",
+              help="One worker per device (e.g. cuda:0,cuda:1); chunks of records alternate between them, "
+                   "output order is input order. Overrides --device.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
+              help="GPU only: fp32 is exact; bf16/fp16 autocast the networks (faster, scores may differ in the "
+                   "second decimal).")
 @click.option("--threads", default=None, type=click.IntRange(1), help="CPU threads for inference [default: torch's].")
 @click.option("--transcripts", default="auto", show_default=True,
               help="GTF/GFF3 only: auto (MANE_Select, else Ensembl_canonical, else longest), longest, or a file of transcript IDs.")
@@ -110,7 +117,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, verbose: int) -> None:
                    "weights, options, reference sequence and annotation are taken from it, new ones added. "
                    "Safe to share between concurrent runs (shards).")
 def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, output_type, batch_size, chunk_size, device,
-            threads, transcripts, pad_ends, pangolin_mask, pangolin_cutoff, pas, hal_ref_psi, sptransformer_flags,
+            devices, precision, threads, transcripts, pad_ends, pangolin_mask, pangolin_cutoff, pas, hal_ref_psi, sptransformer_flags,
             region, shard, write_index, resume, cache):
     """Annotate a VCF with splicing scores.
 
@@ -124,6 +131,7 @@ def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, 
         input=input_, output=output, reference=reference, annotation=annotation,
         models=tuple(m.strip().lower() for m in models.split(",") if m.strip()),
         distance=distance, mask=bool(mask), batch_size=batch_size, chunk_size=chunk_size, device=device,
+        devices=tuple(d for d in devices.split(",") if d.strip()) if devices else None, precision=precision,
         threads=threads, tsv=tsv,
         output_type=output_type, pad_ends=pad_ends, transcripts=transcripts, resume=resume,
         pangolin_mask=bool(pangolin_mask), pangolin_cutoff=pangolin_cutoff, pas=pas, hal_ref_psi=hal_ref_psi,

@@ -7,20 +7,22 @@ model cannot score get ``SPLICESCORE_SKIP=model|ALT|reason`` entries.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from splicescore import __version__
+from splicescore import __version__, weights
 from splicescore.annotation import load_annotation
 from splicescore.errors import InputError, UsageError, WeightsError
 from splicescore.genome import Reference
-from splicescore.predict import predict, resolve_device
+from splicescore.predict import PRECISIONS, predict, resolve_device
 from splicescore.scorers.base import SKIP_REASONS, Variant
 from splicescore.vcfio import TsvOutput, VcfInput, VcfOutput, output_type_for
 
@@ -58,6 +60,8 @@ class RunConfig:
     hal_ref_psi: float | None = None
     sptransformer_flags: bool = False  # SpTransformer: Y/N tissue flags instead of tissue scores in INFO
     weights_home: Path | None = None
+    devices: tuple[str, ...] | None = None  # one worker per device (overrides ``device``)
+    precision: str = "fp32"  # GPU autocast: fp32 (exact), bf16 or fp16
     cache: str | None = None  # score cache file (splicescore.cache): records scored before are not scored again
 
 
@@ -102,8 +106,6 @@ class _Annotation:
         self._genes = None
 
     def __call__(self):
-        from splicescore import weights
-
         if self._genes is None:
             builtin = None
             if self.cfg.annotation in ("grch37", "grch38"):
@@ -119,7 +121,7 @@ class _Annotation:
 
 def _build(cfg: RunConfig, reference: Reference, device: torch.device):
     """(scorer, network) per model, networks on ``device`` with their cached weights."""
-    from splicescore import models, weights
+    from splicescore import models
 
     if not cfg.models:
         raise UsageError("no model given (--model)")
@@ -143,7 +145,8 @@ def run_vcf(cfg: RunConfig) -> Statistics:
     """Score every record of ``cfg.input`` and write ``cfg.output`` (and ``cfg.tsv``)."""
     started = time.perf_counter()
     stats = Statistics()
-    device = resolve_device(cfg.device)
+    devices = _devices(cfg)
+    device = devices[0]
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     # exact fp32 on GPUs too (TF32 would change the numbers)
@@ -159,6 +162,10 @@ def run_vcf(cfg: RunConfig) -> Statistics:
             cache = ScoreCache(cfg.cache, scoring_settings(cfg, device.type), cfg.weights_home)
             stats.cache = cfg.cache
         built = _build(cfg, reference, device)
+        computers = [_computer(cfg, [sc for sc, _ in built], [net for _, net in built], device)]
+        for extra in devices[1:]:  # the same networks on every further device
+            nets = [weights.load_network(sc.name, cfg.weights_home).to(extra) for sc, _ in built]
+            computers.append(_computer(cfg, [sc for sc, _ in built], nets, extra))
         vin = VcfInput(cfg.input)
         if cfg.region or cfg.shard:
             vin.select(cfg.region, cfg.shard)
@@ -169,7 +176,7 @@ def run_vcf(cfg: RunConfig) -> Statistics:
         records = iter(vin)
         first = _peek(records, cfg.chunk_size)
         _check_contigs(vin, [r.CHROM for r in first], reference, built)
-        _write_all(cfg, vin, first, records, built, device, stats, cache)
+        _write_all(cfg, vin, first, records, built, computers, stats, cache)
     finally:
         if cache is not None:
             cache.close()
@@ -178,6 +185,25 @@ def run_vcf(cfg: RunConfig) -> Statistics:
         reference.close()
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _devices(cfg: RunConfig) -> list[torch.device]:
+    """The devices of the run (``--devices`` or ``--device``), checked against ``--precision``."""
+    names = cfg.devices or (cfg.device,)
+    try:
+        devices = [resolve_device(n.strip()) for n in names]
+    except RuntimeError as exc:
+        raise UsageError(f"--devices {','.join(names)}: {exc}") from exc
+    if len({d.type for d in devices}) > 1:
+        raise UsageError(f"--devices {','.join(names)}: mixes device types (their numbers round differently)")
+    for d in devices:
+        if d.type == "cuda" and not torch.cuda.is_available():
+            raise UsageError(f"device {d} requested but CUDA is not available")
+    if cfg.precision not in PRECISIONS:
+        raise UsageError(f"--precision {cfg.precision}: one of {', '.join(PRECISIONS)}")
+    if cfg.precision != "fp32" and devices[0].type == "cpu":
+        raise UsageError(f"--precision {cfg.precision} needs a GPU; the CPU path runs exact fp32")
+    return devices
 
 
 def _peek(records, n: int) -> list:
@@ -189,7 +215,7 @@ def _peek(records, n: int) -> list:
     return out
 
 
-def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, device, stats: Statistics,
+def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, computers, stats: Statistics,
                cache=None) -> None:
     started = time.perf_counter()
     if cfg.write_index and (cfg.output == "-" or output_type_for(cfg.output, cfg.output_type) not in ("z", "b")):
@@ -205,17 +231,16 @@ def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, devic
             log.info(f"splicescore: resuming after {len(done)} records already in {cfg.output}.partial")
             _skip_done(stream, done, vin)
             stats.records = stats.resumed = len(done)
-        chunk: list = []
-        for rec in stream:
-            chunk.append(rec)
-            if len(chunk) >= cfg.chunk_size:
-                _process(chunk, built, cfg, device, vout, tsv, stats, cache)
-                vout.check_reader_alive()
-                chunk = []
-                if cfg.progress:
-                    cfg.progress(stats.records, time.perf_counter() - started)
-        if chunk:
-            _process(chunk, built, cfg, device, vout, tsv, stats, cache)
+        first_index = stats.records
+
+        def written(job: _Job) -> None:
+            _finish(job, built, vout, tsv, stats, cache)
+            vout.check_reader_alive()
+            if cfg.progress:
+                cfg.progress(stats.records, time.perf_counter() - started)
+
+        plan = lambda chunk, index: _plan(chunk, index, built, cache)  # noqa: E731
+        run_chunks(_chunks(stream, cfg.chunk_size), first_index, plan, computers, written)
         vout.commit(write_index=cfg.write_index)
         if tsv:
             tsv.commit()
@@ -227,6 +252,17 @@ def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, devic
         if keep and os.path.exists(cfg.output + ".partial"):
             log.error(f"splicescore: partial output kept in {cfg.output}.partial (rerun with --resume to continue)")
         raise
+
+
+def _chunks(stream, size: int):
+    chunk: list = []
+    for rec in stream:
+        chunk.append(rec)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _chain(first: list, rest):
@@ -273,46 +309,124 @@ def _max_positions(cfg: RunConfig) -> int:
     return cfg.batch_size * (10_000 + 2 * cfg.distance + 1)
 
 
-def _process(chunk, built, cfg: RunConfig, device, vout: VcfOutput, tsv, stats: Statistics, cache=None) -> None:
-    """Score one chunk of records with every model and write it. With a score ``cache``, a record
-    whose result is stored is not planned again for that model; new results are stored once the
-    whole chunk is written."""
-    started = time.perf_counter()
-    variants = [_variant(rec, stats.records + i) for i, rec in enumerate(chunk)]
-    per_model = []
-    fresh = []  # (key, result) of the results computed here, for the cache
-    for scorer, net in built:
-        keys = [cache.key(scorer, v) for v in variants] if cache else [None] * len(variants)
-        stored = [cache.get(k) for k in keys] if cache else [None] * len(variants)
-        todo = [v for v, r in zip(variants, stored) if r is None]
+@dataclass
+class _ModelWork:
+    """One model's share of a chunk: cache keys and stored results, the records left to score, their
+    plans and network inputs, and (once computed) the outputs."""
+
+    keys: list
+    stored: list
+    todo: list
+    plans: list
+    inputs: list
+    outputs: list | None = None
+
+
+@dataclass
+class _Job:
+    """A chunk of records on its way: planned (main thread), computed (a device worker), then
+    finished and written in input order (main thread)."""
+
+    chunk: list
+    variants: list
+    work: list  # _ModelWork per model, in ``built`` order
+    started: float = 0.0
+
+
+def _plan(chunk: list, first_index: int, built, cache=None) -> _Job:
+    """Cache lookups and plans of every model for one chunk (reads the reference; main thread)."""
+    job = _Job(chunk, [_variant(rec, first_index + i) for i, rec in enumerate(chunk)], [], time.perf_counter())
+    for scorer, _ in built:
+        keys = [cache.key(scorer, v) for v in job.variants] if cache else [None] * len(chunk)
+        stored = [cache.get(k) for k in keys] if cache else [None] * len(chunk)
+        todo = [v for v, r in zip(job.variants, stored) if r is None]
         if hasattr(scorer, "plan_chunk"):  # plans share inputs across records (reference tracks)
             inputs, plans = scorer.plan_chunk(todo)
-            if hasattr(scorer, "compute"):  # the scorer runs its own inputs (incremental SNV passes)
-                outputs = scorer.compute(net, inputs, device, cfg.batch_size, _max_positions(cfg), run=predict)
-            else:
-                outputs = predict(net, inputs, cfg.batch_size, device, _max_positions(cfg))
-            computed = [scorer.finish(v, p, outputs) for v, p in zip(todo, plans)]
         else:
             plans = [scorer.plan(v) for v in todo]
             inputs = [x for p in plans for x in p.inputs]
-            outputs = predict(net, inputs, cfg.batch_size, device, _max_positions(cfg))
-            computed, k = [], 0
-            for v, p in zip(todo, plans):
-                computed.append(scorer.finish(v, p, outputs[k : k + len(p.inputs)]))
-                k += len(p.inputs)
-        stats.windows += len(inputs)
-        new = iter(computed)
-        results = [r if r is not None else next(new) for r in stored]
-        if cache:
-            fresh += [(key, r) for key, r, old in zip(keys, results, stored) if old is None]
-            stats.cache_hits += len(variants) - len(todo)
-            stats.cache_misses += len(todo)
-            log.debug(f"splicescore: {scorer.name}: {len(variants) - len(todo)} cached, {len(todo)} scored "
-                      f"({len(inputs)} windows)")
-        per_model.append((scorer, results))
+        job.work.append(_ModelWork(keys, stored, todo, plans, inputs))
+    return job
 
-    for i, rec in enumerate(chunk):
-        v = variants[i]
+
+def _computer(cfg: RunConfig, scorers: list, nets: list, device: torch.device):
+    """``job -> None``: runs every model's network inputs of a job on ``device`` (a device worker;
+    ``nets[k]`` is model ``k``'s network on that device)."""
+    run = functools.partial(predict, precision=cfg.precision)
+
+    def compute(job: _Job) -> None:
+        for scorer, net, w in zip(scorers, nets, job.work):
+            if hasattr(scorer, "compute"):  # the scorer runs its own inputs (tracks, incremental ALTs)
+                w.outputs = scorer.compute(net, w.inputs, device, cfg.batch_size, _max_positions(cfg), run=run)
+            else:
+                w.outputs = run(net, w.inputs, cfg.batch_size, device, _max_positions(cfg))
+
+    return compute
+
+
+def run_chunks(chunks, first_index: int, plan, computers: list, written) -> None:
+    """Plan, compute and write chunks in input order with one worker per device.
+
+    ``plan(chunk, first_index) -> job`` and ``written(job)`` run in the calling thread (they read
+    the reference and write the output); ``computers[k](job)`` in device ``k``'s worker, chunk
+    ``i`` on device ``i % len(computers)``. Up to one chunk per device is computed while the next
+    one is planned, so window preparation overlaps the device's work; output order never changes.
+    """
+    workers = [ThreadPoolExecutor(1, thread_name_prefix=f"splicescore-device{k}") for k in range(len(computers))]
+    pending: deque = deque()
+    try:
+        for i, chunk in enumerate(chunks):
+            job = plan(chunk, first_index)
+            first_index += len(chunk)
+            pending.append((job, workers[i % len(workers)].submit(computers[i % len(workers)], job)))
+            while len(pending) > len(workers):
+                job, done = pending.popleft()
+                done.result()
+                written(job)
+        while pending:
+            job, done = pending.popleft()
+            done.result()
+            written(job)
+    finally:
+        for w in workers:
+            w.shutdown(wait=True, cancel_futures=True)
+
+
+def _finish(job: _Job, built, vout: VcfOutput, tsv, stats: Statistics, cache=None) -> None:
+    """Finish every model's results for one computed chunk, write its records, store new results."""
+    per_model = []
+    fresh = []  # (key, result) of the results computed here, for the cache
+    for (scorer, _), w in zip(built, job.work):
+        if hasattr(scorer, "plan_chunk"):
+            computed = [scorer.finish(v, p, w.outputs) for v, p in zip(w.todo, w.plans)]
+        else:
+            computed, k = [], 0
+            for v, p in zip(w.todo, w.plans):
+                computed.append(scorer.finish(v, p, w.outputs[k : k + len(p.inputs)]))
+                k += len(p.inputs)
+        stats.windows += len(w.inputs)
+        new = iter(computed)
+        results = [r if r is not None else next(new) for r in w.stored]
+        if cache:
+            fresh += [(key, r) for key, r, old in zip(w.keys, results, w.stored) if old is None]
+            stats.cache_hits += len(job.variants) - len(w.todo)
+            stats.cache_misses += len(w.todo)
+            log.debug(f"splicescore: {scorer.name}: {len(job.variants) - len(w.todo)} cached, {len(w.todo)} scored "
+                      f"({len(w.inputs)} windows)")
+        per_model.append((scorer, results))
+    _write_records(job, per_model, vout, tsv, stats)
+    if cache:
+        for key, result in fresh:
+            cache.put(key, result)
+        cache.commit()
+    hits = f" (cache: {len(job.chunk) * len(built) - len(fresh)} hits, {len(fresh)} new)" if cache else ""
+    log.info(f"splicescore: records {job.variants[0].index + 1}-{job.variants[-1].index + 1} in "
+             f"{time.perf_counter() - job.started:.2f} s{hits}")
+
+
+def _write_records(job: _Job, per_model, vout: VcfOutput, tsv, stats: Statistics) -> None:
+    for i, rec in enumerate(job.chunk):
+        v = job.variants[i]
         stats.records += 1
         stats.alleles += len(v.alts)
         skips = []
@@ -333,10 +447,3 @@ def _process(chunk, built, cfg: RunConfig, device, vout: VcfOutput, tsv, stats: 
         if skips:
             rec.INFO[SKIP_KEY] = ",".join(skips)
         vout.write(rec)
-    if cache:
-        for key, result in fresh:
-            cache.put(key, result)
-        cache.commit()
-    hits = f" (cache: {len(chunk) * len(built) - len(fresh)} hits, {len(fresh)} new)" if cache else ""
-    log.info(f"splicescore: records {variants[0].index + 1}-{variants[-1].index + 1} in "
-             f"{time.perf_counter() - started:.2f} s{hits}")

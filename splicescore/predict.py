@@ -11,6 +11,7 @@ length minus output length); fixed-window models (APARENT2, HAL) have none.
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
@@ -23,6 +24,17 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+#: ``--precision`` -> the autocast dtype of the batched (GPU) path; ``fp32`` runs exact float32
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def _autocast(device: torch.device, precision: str):
+    """Mixed-precision context for ``precision`` (``fp32``: none)."""
+    if PRECISIONS[precision] is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=PRECISIONS[precision])
 
 
 def _batches(order: Sequence[int], lengths: Sequence[int], batch_size: int, max_positions: int | None):
@@ -49,6 +61,7 @@ def predict(
     batch_size: int = 64,
     device: torch.device | str = "cpu",
     max_positions: int | None = None,
+    precision: str = "fp32",
 ) -> list[np.ndarray]:
     """Run ``model`` over one-hot windows in batches.
 
@@ -64,6 +77,9 @@ def predict(
     device : torch.device or str
     max_positions : int, optional
         Cap on ``batch * padded length`` per pass (bounds memory for long windows).
+    precision : {"fp32", "bf16", "fp16"}
+        GPU only: autocast the forward passes to bfloat16/float16 (faster, not exact; outputs are
+        returned as float32). The CPU path always runs exact float32.
 
     Returns
     -------
@@ -76,11 +92,14 @@ def predict(
     context = getattr(model, "context", None)
     lengths = [x.shape[0] for x in inputs]
     if device.type == "cpu":
+        if precision != "fp32":
+            raise ValueError("the CPU path runs float32 only")
         return [_crop(y, n, context) for y, n in zip(_cpu_windows(model, inputs), lengths)]
-    return _predict_batched(model, inputs, batch_size, device, max_positions)
+    return _predict_batched(model, inputs, batch_size, device, max_positions, precision)
 
 
-def _predict_batched(model, inputs, batch_size: int, device: torch.device, max_positions: int | None):
+def _predict_batched(model, inputs, batch_size: int, device: torch.device, max_positions: int | None,
+                     precision: str = "fp32"):
     """Batches of one window length; a CUDA out-of-memory error halves the batch and retries."""
     context = getattr(model, "context", None)
     lengths = [x.shape[0] for x in inputs]
@@ -92,7 +111,8 @@ def _predict_batched(model, inputs, batch_size: int, device: torch.device, max_p
     while pending:
         batch = pending.pop(0)
         try:
-            y = _run_batch(model, [inputs[i] for i in batch], device)
+            with _autocast(device, precision):
+                y = _run_batch(model, [inputs[i] for i in batch], device)
         except torch.cuda.OutOfMemoryError:
             if len(batch) == 1:
                 raise
@@ -114,7 +134,7 @@ def _crop(y: np.ndarray, length: int, context: int | None) -> np.ndarray:
 def _run_batch(model: torch.nn.Module, windows: list[np.ndarray], device: torch.device) -> np.ndarray:
     """One forward pass (GPU) over windows of one length."""
     x = torch.from_numpy(np.stack(windows).astype(np.float32, copy=False)).transpose(1, 2)
-    return model(x.to(device)).cpu().numpy()
+    return model(x.to(device)).float().cpu().numpy()
 
 
 def _cpu_windows(model: torch.nn.Module, windows: Sequence[np.ndarray]) -> list[np.ndarray]:

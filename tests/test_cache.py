@@ -313,7 +313,8 @@ def test_settings_cover_every_scoring_option(tmp_path):
     pas.write_text("chr17\t100\t106\tpas\t0\t+\n")
     base = RunConfig(input="in.vcf", output="out.vcf", reference="ref.fa")
     changes = dict(distance=500, mask=True, pad_ends=True, transcripts="longest", pangolin_mask=False,
-                   pangolin_cutoff=0.2, hal_ref_psi=0.5, sptransformer_flags=True, pas=str(pas))
+                   pangolin_cutoff=0.2, hal_ref_psi=0.5, sptransformer_flags=True, pas=str(pas),
+                   precision="bf16")
     settings = sc.scoring_settings(base, "cpu")
     for name, value in changes.items():
         assert sc.scoring_settings(dataclasses.replace(base, **{name: value}), "cpu") != settings, name
@@ -322,7 +323,7 @@ def test_settings_cover_every_scoring_option(tmp_path):
     pas.write_text("chr17\t200\t206\tpas\t0\t+\n")
     assert sc.scoring_settings(dataclasses.replace(base, pas=str(pas)), "cpu") != with_pas
     # options that never change a score are not in it
-    quiet = dataclasses.replace(base, batch_size=7, chunk_size=3, threads=1, output="x.vcf", tsv="x.tsv")
+    quiet = dataclasses.replace(base, batch_size=7, chunk_size=3, threads=1, devices=("cpu", "cpu"), output="x.vcf", tsv="x.tsv")
     assert sc.scoring_settings(quiet, "cpu") == settings
 
 

@@ -291,7 +291,7 @@ def test_interrupted_run_leaves_partial_and_resume_completes(genome, fake_net, t
     full = tmp_path / "full.vcf.gz"
     assert run_main(args + ["-o", full, "--tsv", tmp_path / "full.tsv"]) == 0
 
-    real = splicescore.pipeline._process
+    real = splicescore.pipeline._finish
     calls = {"n": 0}
 
     def interrupt_after_two(*a, **k):
@@ -300,13 +300,13 @@ def test_interrupted_run_leaves_partial_and_resume_completes(genome, fake_net, t
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(splicescore.pipeline, "_process", interrupt_after_two)
+    monkeypatch.setattr(splicescore.pipeline, "_finish", interrupt_after_two)
     out = tmp_path / "out.vcf.gz"
     assert run_main(args + ["-o", out, "--tsv", tmp_path / "out.tsv"]) == 130
     assert not out.exists() and Path(str(out) + ".partial").exists()
     assert not (tmp_path / "out.tsv").exists()
 
-    monkeypatch.setattr(splicescore.pipeline, "_process", real)
+    monkeypatch.setattr(splicescore.pipeline, "_finish", real)
     before = fake_net.windows
     assert run_main(args + ["-o", out, "--tsv", tmp_path / "out.tsv", "--resume"]) == 0
     assert not Path(str(out) + ".partial").exists()
@@ -324,7 +324,7 @@ def test_resume_refuses_other_input(genome, fake_net, tmp_path, monkeypatch):
     vcf = write_vcf(tmp_path / "in.vcf", rows)
     other = write_vcf(tmp_path / "other.vcf", rows[1:])
     out = tmp_path / "out.vcf"
-    real = splicescore.pipeline._process
+    real = splicescore.pipeline._finish
     state = {"n": 0}
 
     def interrupt(*a, **k):
@@ -333,10 +333,10 @@ def test_resume_refuses_other_input(genome, fake_net, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(splicescore.pipeline, "_process", interrupt)
+    monkeypatch.setattr(splicescore.pipeline, "_finish", interrupt)
     base = ["vcf", "-r", fasta, "-a", table, "--device", "cpu", "-o", out, "--chunk-size", "32"]
     assert run_main(base + ["-i", vcf]) == 130
-    monkeypatch.setattr(splicescore.pipeline, "_process", real)
+    monkeypatch.setattr(splicescore.pipeline, "_finish", real)
     assert run_main(base + ["-i", other, "--resume"]) == 2
     assert not out.exists()
 

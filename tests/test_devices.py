@@ -1,0 +1,128 @@
+"""Several devices (``--devices``), the in-order chunk runner, and ``--precision``.
+
+No GPU is lent to CI: several CPU workers stand in for several GPUs (the runner is the same), and the
+mixed-precision batched path is exercised with CPU autocast.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import run_main
+from splicescore.pipeline import run_chunks
+from splicescore.predict import _predict_batched
+
+FASTA = "data/grch38/chr17_brca1_region.fa.gz"
+
+
+def _vcf(shared, tmp_path, n):
+    lines = (shared / "golden/spliceai/dev.input.vcf").read_text().splitlines(keepends=True)
+    header = [l for l in lines if l.startswith("#")]
+    path = tmp_path / "in.vcf"
+    path.write_text("".join(header + [l for l in lines if not l.startswith("#")][:n]))
+    return path
+
+
+def test_devices_give_the_bytes_of_one_device(shared, weights_home, tmp_path):
+    """Two CPU workers with chunks of 3 records alternating between them: the VCF and the unrounded
+    TSV are the bytes of a one-device run."""
+    vcf = _vcf(shared, tmp_path, 10)
+    base = ["vcf", "-i", vcf, "-r", shared / FASTA, "--chunk-size", "3", "--threads", "1"]
+    assert run_main(base + ["--device", "cpu", "-o", tmp_path / "one.vcf", "--tsv", tmp_path / "one.tsv"]) == 0
+    assert run_main(base + ["--devices", "cpu,cpu", "-o", tmp_path / "two.vcf", "--tsv", tmp_path / "two.tsv"]) == 0
+    assert (tmp_path / "one.vcf").read_bytes() == (tmp_path / "two.vcf").read_bytes()
+    assert (tmp_path / "one.tsv").read_bytes() == (tmp_path / "two.tsv").read_bytes()
+    assert (tmp_path / "one.vcf").read_text().count("SpliceAI=") == 10
+
+
+def test_runner_keeps_input_order_and_uses_every_device():
+    """Chunks computed out of order on three workers come out in input order; chunk i runs on
+    worker i % 3, and planning and writing stay in the calling thread."""
+    caller = threading.get_ident()
+    seen: list = []
+    where: dict = {}
+
+    def plan(chunk, first_index):
+        assert threading.get_ident() == caller
+        return {"chunk": chunk, "first": first_index}
+
+    def computer(k):
+        def compute(job):
+            time.sleep(random.random() * 0.01)
+            where[job["first"]] = k
+            job["done"] = True
+        return compute
+
+    def written(job):
+        assert threading.get_ident() == caller and job["done"]
+        seen.append(job["first"])
+
+    chunks = [list(range(i, i + 2)) for i in range(0, 40, 2)]
+    run_chunks(iter(chunks), 100, plan, [computer(k) for k in range(3)], written)
+    assert seen == list(range(100, 140, 2))
+    assert [where[f] for f in seen] == [i % 3 for i in range(20)]
+
+
+def test_runner_raises_a_worker_error_in_order():
+    """An error in a device worker stops the run at that chunk; earlier chunks were written."""
+    seen = []
+
+    def compute(job):
+        if job == 3:
+            raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        run_chunks(iter([[0]] * 6), 0, lambda chunk, i: i, [compute, compute], seen.append)
+    assert seen == [0, 1, 2]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--precision", "bf16", "--device", "cpu"], "needs a GPU"),
+    (["--devices", "cpu,cuda:0"], "mixes device types"),
+    (["--devices", "cpu,nonsense"], "--devices"),
+])
+def test_device_and_precision_errors(shared, weights_home, tmp_path, capsys, argv, message):
+    vcf = _vcf(shared, tmp_path, 2)
+    code = run_main(["vcf", "-i", vcf, "-r", shared / FASTA, "-o", tmp_path / "out.vcf"] + argv)
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "out.vcf").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CUDA variant runs in the GPU test below")
+def test_mixed_precision_batched_path_on_cpu_autocast(shared, weights_home):
+    """The batched path under ``--precision bf16``/``fp16`` autocasts (here CPU autocast stands in for
+    a GPU): float32 outputs close to the exact ones, but not the same numbers."""
+    from splicescore import weights
+
+    if not weights.is_installed("aparent2", weights_home):
+        weights.import_weights("aparent2", [shared / "weights" / "aparent2"], weights_home)
+    net = weights.load_network("aparent2", weights_home).eval()
+    rng = np.random.default_rng(0)
+    windows = [np.eye(4, dtype=np.float32)[rng.integers(0, 4, 205)] for _ in range(6)]
+    with torch.inference_mode():
+        exact = _predict_batched(net, windows, 4, torch.device("cpu"), None)
+    for precision in ("bf16", "fp16"):
+        with torch.inference_mode():
+            got = _predict_batched(net, windows, 4, torch.device("cpu"), None, precision)
+        assert all(g.dtype == np.float32 and g.shape == e.shape for g, e in zip(got, exact))
+        diff = max(float(np.abs(g - e).max()) for g, e in zip(got, exact))
+        assert 0 < diff < 0.1, precision
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on CI)")
+def test_cuda_fp32_equals_cpu_scores_and_bf16_is_close(shared, weights_home, tmp_path):
+    vcf = _vcf(shared, tmp_path, 20)
+    base = ["vcf", "-i", vcf, "-r", shared / FASTA]
+    assert run_main(base + ["--device", "cpu", "-o", tmp_path / "cpu.vcf"]) == 0
+    assert run_main(base + ["--device", "cuda", "-o", tmp_path / "gpu.vcf"]) == 0
+    assert run_main(base + ["--device", "cuda", "--precision", "bf16", "-o", tmp_path / "bf16.vcf"]) == 0
+    cpu = [l for l in (tmp_path / "cpu.vcf").read_text().splitlines() if not l.startswith("##")]
+    gpu = [l for l in (tmp_path / "gpu.vcf").read_text().splitlines() if not l.startswith("##")]
+    assert cpu == gpu
