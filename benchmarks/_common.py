@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -41,3 +42,27 @@ def timed(cmd: list[str], env=None) -> tuple[float, float]:
             err.seek(0)
             sys.exit(f"failed: {' '.join(cmd)}\n{err.read().decode(errors='replace')[-2000:]}")
     return seconds, usage.ru_maxrss / 1024
+
+
+@dataclass
+class Row:
+    """One line of a benchmark table. ``baseline``: the official tool's row this one is compared with."""
+
+    tool: str
+    variants: int
+    seconds: float
+    rss_mib: float
+    gflop_per_variant: float | None = None
+    baseline: "Row | None" = None
+
+
+def print_table(rows: list[Row], out=sys.stdout) -> None:
+    """tool, variants, seconds, variants/s, ratio vs official, GFLOP per variant, peak RSS."""
+    print(f"{'tool':54s} {'variants':>8s} {'seconds':>8s} {'variants/s':>10s} {'vs official':>11s} "
+          f"{'GFLOP/variant':>13s} {'peak RSS':>9s}", file=out)
+    for r in rows:
+        ratio = (f"{(r.variants / r.seconds) / (r.baseline.variants / r.baseline.seconds):10.1f}x" if r.baseline
+                 else f"{'-':>11s}")
+        flops = f"{r.gflop_per_variant:13.1f}" if r.gflop_per_variant is not None else f"{'-':>13s}"
+        print(f"{r.tool:54s} {r.variants:8d} {r.seconds:8.1f} {r.variants / r.seconds:10.2f} {ratio} {flops} "
+              f"{r.rss_mib:5.0f} MiB", file=out)

@@ -1,0 +1,114 @@
+"""Network FLOPs per variant, counted from the plans splicescore makes for a VCF.
+
+Usage::
+
+    SPLICESCORE_HOME=... .venv/bin/python benchmarks/flops.py --model spliceai --records 300
+    SPLICESCORE_HOME=... .venv/bin/python benchmarks/flops.py --model pangolin --records 40
+
+Counts the trunk convolutions (2 FLOPs per multiply-add; the 1x1 output heads, < 0.1 %, left out) of
+every ensemble member (SpliceAI: 5 replicas, Pangolin: 12 networks) for: the published tool (every
+REF and ALT window run whole with "same" padding, as the Keras model and Pangolin's PyTorch model
+run), splicescore with full valid windows, and splicescore as ``vcf`` runs on the CPU (shared
+reference tracks + incremental ALT passes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from splicescore.networks.incremental import edit_flops, window_flops
+from splicescore.networks.trunk import DilatedResidualTrunk
+from splicescore.scorers.base import Variant
+from splicescore.scorers.tracks import TrackAlt, TrackSlice
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SPLICESCORE_SHARED", REPO.parent / "shared"))
+CONTEXT = 10_000
+MEMBERS = {"spliceai": 5, "pangolin": 12}
+
+
+def read_variants(vcf: Path, records: int, snvs_only: bool = False) -> list[Variant]:
+    rows = [l.split("\t") for l in vcf.read_text().splitlines() if l and not l.startswith("#")]
+    if snvs_only:
+        rows = [r for r in rows if len(r[3]) == 1 and all(len(a) == 1 for a in r[4].split(","))]
+    return [Variant(r[0], int(r[1]), r[3], tuple(a for a in r[4].split(",") if a != "."), i)
+            for i, r in enumerate(rows[:records])]
+
+
+def scorers(model: str, fasta: Path, annotation: str, distance: int):
+    """(plain, incremental) scorers of ``model``."""
+    from splicescore import weights
+    from splicescore.annotation import load_annotation
+    from splicescore.genome import Reference
+
+    builtin = weights.extra_dir("spliceai", None) if annotation in ("grch37", "grch38") else None
+    genes = load_annotation(annotation, "auto", builtin)
+    reference = Reference(fasta)
+    if model == "spliceai":
+        from splicescore.scorers.spliceai import SpliceAIScorer as cls
+    else:
+        from splicescore.scorers.pangolin import PangolinScorer as cls
+    return cls(reference, genes, distance, incremental=False), cls(reference, genes, distance)
+
+
+def count(model: str, variants: list[Variant], fasta: Path, annotation: str, distance: int = 50,
+          chunk_size: int = 128) -> dict[str, float]:
+    """Trunk GFLOP per record: ``published``, ``valid`` (full valid windows), ``incremental`` (what
+    ``vcf`` runs) and ``tracks`` (the REF-track part of it)."""
+    trunk = DilatedResidualTrunk()
+    plain, inc = scorers(model, fasta, annotation, distance)
+    totals = dict(published=0, valid=0, incremental=0, tracks=0)
+    for k in range(0, len(variants), chunk_size):
+        chunk = variants[k : k + chunk_size]
+        for x in plain.plan_chunk(chunk)[0]:
+            n_out = len(x) - CONTEXT
+            totals["published"] += window_flops(trunk, n_out, same=True)
+            totals["valid"] += window_flops(trunk, n_out)
+        inputs = inc.plan_chunk(chunk)[0]
+        for x in inputs:
+            if isinstance(x, TrackAlt):
+                totals["incremental"] += edit_flops(trunk, x.edit)
+            elif not isinstance(x, TrackSlice):
+                f = window_flops(trunk, len(x) - CONTEXT)
+                totals["incremental"] += f
+                totals["tracks"] += f
+    if model == "spliceai":  # the published tool reads one REF window per ALT and gene (ours: per gene)
+        totals["published"] = _spliceai_published(trunk, plain, variants, chunk_size)
+    return {k: MEMBERS[model] * v / len(variants) / 1e9 for k, v in totals.items()}
+
+
+def _spliceai_published(trunk, plain, variants, chunk_size) -> float:
+    same = window_flops(trunk, 2 * plain.distance + 1, same=True)
+    total = 0
+    for k in range(0, len(variants), chunk_size):
+        plans = plain.plan_chunk(variants[k : k + chunk_size])[1]
+        total += sum(2 * same for p in plans for u in p.state if u.alt_input is not None)
+    return total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", choices=sorted(MEMBERS), default="spliceai")
+    ap.add_argument("--vcf", type=Path, default=SHARED / "golden/spliceai/dev.input.vcf")
+    ap.add_argument("--fasta", type=Path, default=SHARED / "data/grch38/chr17_brca1_region.fa.gz")
+    ap.add_argument("--annotation", default=None, help="default: grch38 (SpliceAI), the golden GTF (Pangolin)")
+    ap.add_argument("--records", type=int, default=60)
+    ap.add_argument("--distance", type=int, default=50)
+    ap.add_argument("--chunk-size", type=int, default=128)
+    ap.add_argument("--snvs-only", action="store_true", help="keep only records whose REF and ALTs are 1 nt")
+    args = ap.parse_args()
+    annotation = args.annotation or ("grch38" if args.model == "spliceai" else str(SHARED / "data/annotation/grch38_slices.gtf"))
+    variants = read_variants(args.vcf, args.records, args.snvs_only)
+    g = count(args.model, variants, args.fasta, annotation, args.distance, args.chunk_size)
+    print(f"{args.model}: {len(variants)} records, D={args.distance}; trunk GFLOP per record:")
+    for name, key in (("published (same padding, REF+ALT windows)", "published"),
+                      ("splicescore, full valid windows", "valid"),
+                      ("splicescore, tracks + incremental ALT passes", "incremental"),
+                      ("  of which REF tracks", "tracks")):
+        print(f"  {name:46s} {g[key]:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
