@@ -229,13 +229,25 @@ def _parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def _progress_printer():
-    """Records done and rate on one rewritten stderr line (only when stderr is a terminal)."""
+    """Records done, rate and (once the input's records are counted) ETA on one rewritten stderr
+    line (only when stderr is a terminal)."""
 
-    def show(records: int, seconds: float) -> None:
-        rate = records / seconds if seconds > 0 else 0.0
-        click.echo(f"\rsplicescore: {records} records, {rate:.1f} records/s", err=True, nl=False)
+    def show(records: int, seconds: float, total: int | None = None) -> None:
+        click.echo("\r" + progress_line(records, seconds, total), err=True, nl=False)
 
     return show
+
+
+def progress_line(records: int, seconds: float, total: int | None = None) -> str:
+    """``splicescore: 1200/5000 records, 10.5 records/s, ETA 6:02`` (no total: no ETA)."""
+    rate = records / seconds if seconds > 0 else 0.0
+    if total is None:
+        return f"splicescore: {records} records, {rate:.1f} records/s"
+    left = max(total - records, 0) / rate if rate > 0 else 0.0
+    minutes, secs = divmod(int(left), 60)
+    hours, minutes = divmod(minutes, 60)
+    eta = f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    return f"splicescore: {records}/{total} records, {rate:.1f} records/s, ETA {eta}"
 
 
 @cli.group("weights", epilog="""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 import time
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
@@ -52,7 +53,7 @@ class RunConfig:
     region: str | None = None
     shard: tuple[int, int] | None = None  # (i, n), 1-based
     write_index: bool = False
-    progress: object = None  # callable(records_done, seconds) for a progress display, or None
+    progress: object = None  # callable(records_done, seconds, total or None) for a progress display, or None
     # model-specific options (Pangolin: cutoff, mask; APARENT2: PAS sites; HAL: reference PSI)
     pangolin_mask: bool = True
     pangolin_cutoff: float | None = None
@@ -119,7 +120,7 @@ class _Annotation:
         return self._genes
 
 
-def _build(cfg: RunConfig, reference: Reference, device: torch.device):
+def build_models(cfg: RunConfig, reference: Reference, device: torch.device):
     """(scorer, network) per model, networks on ``device`` with their cached weights."""
     from splicescore import models
 
@@ -161,7 +162,7 @@ def run_vcf(cfg: RunConfig) -> Statistics:
 
             cache = ScoreCache(cfg.cache, scoring_settings(cfg, device.type), cfg.weights_home)
             stats.cache = cfg.cache
-        built = _build(cfg, reference, device)
+        built = build_models(cfg, reference, device)
         computers = [_computer(cfg, [sc for sc, _ in built], [net for _, net in built], device)]
         for extra in devices[1:]:  # the same networks on every further device
             nets = [weights.load_network(sc.name, cfg.weights_home).to(extra) for sc, _ in built]
@@ -233,11 +234,13 @@ def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, compu
             stats.records = stats.resumed = len(done)
         first_index = stats.records
 
+        total = _background_count(vin) if cfg.progress else {}
+
         def written(job: _Job) -> None:
             _finish(job, built, vout, tsv, stats, cache)
             vout.check_reader_alive()
             if cfg.progress:
-                cfg.progress(stats.records, time.perf_counter() - started)
+                cfg.progress(stats.records, time.perf_counter() - started, total.get("records"))
 
         plan = lambda chunk, index: _plan(chunk, index, built, cache)  # noqa: E731
         run_chunks(_chunks(stream, cfg.chunk_size), first_index, plan, computers, written)
@@ -252,6 +255,21 @@ def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, compu
         if keep and os.path.exists(cfg.output + ".partial"):
             log.error(f"splicescore: partial output kept in {cfg.output}.partial (rerun with --resume to continue)")
         raise
+
+
+def _background_count(vin: VcfInput) -> dict:
+    """Count the input's records in a daemon thread (for the progress line's ETA); the returned
+    dict gets ``records`` once known (never for stdin; a failed count just leaves no ETA)."""
+    out: dict = {}
+
+    def count() -> None:
+        try:
+            out["records"] = vin.count_selected()
+        except Exception:  # the scoring pass reports real input errors
+            pass
+
+    threading.Thread(target=count, name="splicescore-count", daemon=True).start()
+    return out
 
 
 def _chunks(stream, size: int):

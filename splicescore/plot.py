@@ -358,7 +358,7 @@ def compute_tracks(variant: Variant, model: str, reference: str, annotation: str
     import torch
 
     from splicescore.genome import Reference
-    from splicescore.pipeline import RunConfig, _build
+    from splicescore.pipeline import RunConfig, build_models
     from splicescore.predict import predict, resolve_device
 
     if model not in PLOT_MODELS:
@@ -380,7 +380,7 @@ def compute_tracks(variant: Variant, model: str, reference: str, annotation: str
             raise skip_error(model, variant, reason, f" (the FASTA has {seq} at {contig}:{variant.pos1})")
         cfg = RunConfig(input="-", output="-", reference=reference, annotation=annotation, models=(model,),
                         distance=distance, device=device, weights_home=weights_home)
-        [(scorer, net)] = _build(cfg, ref, dev)
+        [(scorer, net)] = build_models(cfg, ref, dev)
         plan = scorer.plan(variant)
         for _, reason in plan.skips:
             detail = f" (annotation {scorer.genes.source})" if reason == "no_gene" else ""

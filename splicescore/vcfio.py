@@ -75,11 +75,24 @@ class VcfInput:
             if self.path == "-":
                 raise UsageError("--shard needs an input file, not stdin (records are counted first)")
             i, n = shard
-            counter = VcfInput(self.path)
-            counter.region = region
-            total = sum(1 for _ in counter._records())
-            counter.close()
+            self.shard_range = None
+            total = self.count_selected()
             self.shard_range = (total * (i - 1) // n, total * i // n)
+
+    def count_selected(self) -> int | None:
+        """How many records this input will yield (``None`` for stdin): the shard's size, or one
+        counting pass over the file (or region) with a reader of its own."""
+        if getattr(self, "shard_range", None) is not None:
+            lo, hi = self.shard_range
+            return hi - lo
+        if self.path == "-":
+            return None
+        counter = VcfInput(self.path)
+        try:
+            counter.region = getattr(self, "region", None)
+            return sum(1 for _ in counter._records())
+        finally:
+            counter.close()
 
     def _region_iter(self):
         contig, _, span = self.region.partition(":")

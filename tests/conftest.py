@@ -86,10 +86,10 @@ class _MemoPredict:
         self._predict = predict
         self.cache: dict = {}
 
-    def __call__(self, model, inputs, batch_size=64, device="cpu", max_positions=None):
-        keys = [(id(type(model)), x.shape, x.tobytes()) for x in inputs]
+    def __call__(self, model, inputs, batch_size=64, device="cpu", max_positions=None, precision="fp32"):
+        keys = [(id(type(model)), precision, x.shape, x.tobytes()) for x in inputs]
         todo = [i for i, k in enumerate(keys) if k not in self.cache]
-        fresh = self._predict(model, [inputs[i] for i in todo], batch_size, device, max_positions)
+        fresh = self._predict(model, [inputs[i] for i in todo], batch_size, device, max_positions, precision)
         for i, y in zip(todo, fresh):
             self.cache[keys[i]] = y
         return [self.cache[k] for k in keys]

@@ -126,3 +126,20 @@ def test_cuda_fp32_equals_cpu_scores_and_bf16_is_close(shared, weights_home, tmp
     cpu = [l for l in (tmp_path / "cpu.vcf").read_text().splitlines() if not l.startswith("##")]
     gpu = [l for l in (tmp_path / "gpu.vcf").read_text().splitlines() if not l.startswith("##")]
     assert cpu == gpu
+
+
+def test_progress_line_and_background_count(shared, tmp_path):
+    """The progress line shows the ETA once the record count is known; the count is the number of
+    records the run will read (a shard's own size)."""
+    from splicescore.cli import progress_line
+    from splicescore.vcfio import VcfInput
+
+    assert progress_line(50, 10.0) == "splicescore: 50 records, 5.0 records/s"
+    assert progress_line(50, 10.0, 650) == "splicescore: 50/650 records, 5.0 records/s, ETA 2:00"
+    assert progress_line(10, 1.0, 36_010) == "splicescore: 10/36010 records, 10.0 records/s, ETA 1:00:00"
+    vcf = _vcf(shared, tmp_path, 10)
+    vin = VcfInput(str(vcf))
+    assert vin.count_selected() == 10
+    vin.select(shard=(2, 3))
+    assert vin.count_selected() == len(list(vin)) == 3
+    vin.close()
