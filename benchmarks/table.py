@@ -47,7 +47,7 @@ def machine() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--spliceai-records", type=int, default=300)
-    ap.add_argument("--pangolin-records", type=int, default=40)
+    ap.add_argument("--pangolin-records", type=int, default=60)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--memory", action="store_true", help="also peak RSS for 1,000 vs 100,000 records")
     ap.add_argument("--spliceai-env", type=Path, default=bench_spliceai.OFFICIAL_ENV)
