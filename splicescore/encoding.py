@@ -38,6 +38,14 @@ def one_hot(seq: str, dtype=np.float32) -> np.ndarray:
     return out
 
 
+def one_hot_oriented(window: str, strand: str) -> np.ndarray:
+    """One-hot ``(L, 4)`` float32 in model orientation: the minus strand is the reverse complement
+    (reversed positions, A<->T and C<->G channels), as SpliceAI, Pangolin and SpTransformer feed a
+    minus-strand gene to their networks."""
+    x = one_hot(window)
+    return np.ascontiguousarray(x[::-1, ::-1]) if strand == "-" else x
+
+
 def is_acgt(seq: str) -> bool:
     """True when every character is one of ACGT (either case)."""
     return bool(len(seq)) and bool((base_index(seq) >= 0).all())

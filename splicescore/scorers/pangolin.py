@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from splicescore.annotation import GeneIndex, Transcript
-from splicescore.encoding import one_hot
+from splicescore.encoding import one_hot_oriented as encode  # model-orientation one-hot
 from splicescore.genome import Reference
 from splicescore.networks.incremental import AltEdit
 from splicescore.predict import predict
@@ -80,11 +80,6 @@ def pangolin_genes(genes: GeneIndex, chrom: str, pos1: int) -> dict[str, list[Tr
         out[strand] = [t for t in txs if not (gene_name(t) in seen or seen.add(gene_name(t)))]
     return out
 
-
-def encode(window: str, strand: str) -> np.ndarray:
-    """One-hot ``(L, 4)`` float32 in network orientation (minus strand: reverse complement)."""
-    x = one_hot(window)
-    return np.ascontiguousarray(x[::-1, ::-1]) if strand == "-" else x
 
 
 @dataclass

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from splicescore.annotation import GeneIndex, Transcript
-from splicescore.encoding import one_hot
+from splicescore.encoding import one_hot_oriented as encode  # model-orientation one-hot
 from splicescore.genome import Reference
 from splicescore.networks.incremental import AltEdit, combine_replicas, spliceai_head
 from splicescore.predict import predict
@@ -72,11 +72,6 @@ def masked_windows(seq: str, ref: str, alt: str, pos1: int, tx: Transcript, dist
     x_alt = x_ref[:half] + alt + x_ref[half + len(ref) :]
     return x_ref, x_alt
 
-
-def encode(window: str, strand: str) -> np.ndarray:
-    """One-hot ``(L, 4)`` float32 in model orientation (minus strand: reverse complement)."""
-    x = one_hot(window)
-    return np.ascontiguousarray(x[::-1, ::-1]) if strand == "-" else x
 
 
 def align_alt(y_alt: np.ndarray, ref_len: int, alt_len: int, cov: int) -> np.ndarray:

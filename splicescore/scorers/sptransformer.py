@@ -66,7 +66,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from splicescore.annotation import GeneIndex, Transcript
-from splicescore.encoding import one_hot
+from splicescore.encoding import one_hot_oriented as encode  # model-orientation one-hot
 from splicescore.genome import Reference
 from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt, scorable_alts
 from splicescore.scorers.spliceai import align_alt
@@ -155,12 +155,6 @@ def alt_window(span: str, left: int, ref: str, alt: str) -> str:
         raise ValueError("the fetched span is too short for this ALT window")
     return out[:length]
 
-
-def encode(window: str, strand: str) -> np.ndarray:
-    """One-hot ``(L, 4)`` float32 (A, C, G, T; N and any other character all zero) in model
-    orientation: the minus strand is the reverse complement (official ``x[::-1, ::-1]``)."""
-    x = one_hot(window)
-    return np.ascontiguousarray(x[::-1, ::-1]) if strand == "-" else x
 
 
 def aligned_outputs(
