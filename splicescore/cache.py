@@ -33,6 +33,8 @@ import json
 import sqlite3
 from contextlib import contextmanager
 
+import torch
+
 from splicescore import __version__
 from splicescore.errors import InputError, OutputError, WeightsError
 from splicescore.networks.hal import WINDOW as HAL_WINDOW
@@ -77,8 +79,8 @@ def reach(scorer, variant: Variant) -> int:
 
 def scoring_settings(cfg, device_type: str) -> dict:
     """The run options (a :class:`~splicescore.pipeline.RunConfig`) that can change a score, and the
-    device type (``cpu``, ``cuda``)."""
-    return {
+    device type (``cpu``, ``cuda``; on a GPU also its model and the batching)."""
+    settings = {
         "distance": cfg.distance,
         "mask": cfg.mask,
         "pad_ends": cfg.pad_ends,
@@ -91,7 +93,12 @@ def scoring_settings(cfg, device_type: str) -> dict:
         # GPU batches round differently from the CPU's single windows (README, "Reproducible bytes")
         "device": device_type,
         "precision": cfg.precision,
+        "torch": torch.__version__,
     }
+    if device_type != "cpu":  # GPU kernels and batch composition change the last bits
+        settings.update(batch_size=cfg.batch_size, chunk_size=cfg.chunk_size,
+                        gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None)
+    return settings
 
 
 def _entry(tx) -> dict:

@@ -232,15 +232,16 @@ def _progress_printer():
     """Records done, rate and (once the input's records are counted) ETA on one rewritten stderr
     line (only when stderr is a terminal)."""
 
-    def show(records: int, seconds: float, total: int | None = None) -> None:
-        click.echo("\r" + progress_line(records, seconds, total), err=True, nl=False)
+    def show(records: int, seconds: float, total: int | None = None, resumed: int = 0) -> None:
+        click.echo("\r" + progress_line(records, seconds, total, resumed), err=True, nl=False)
 
     return show
 
 
-def progress_line(records: int, seconds: float, total: int | None = None) -> str:
-    """``splicescore: 1200/5000 records, 10.5 records/s, ETA 6:02`` (no total: no ETA)."""
-    rate = records / seconds if seconds > 0 else 0.0
+def progress_line(records: int, seconds: float, total: int | None = None, resumed: int = 0) -> str:
+    """``splicescore: 1200/5000 records, 10.5 records/s, ETA 6:02`` (no total: no ETA). ``records``
+    counts the ``resumed`` ones (taken from a partial output, not scored in these ``seconds``)."""
+    rate = (records - resumed) / seconds if seconds > 0 else 0.0
     if total is None:
         return f"splicescore: {records} records, {rate:.1f} records/s"
     left = max(total - records, 0) / rate if rate > 0 else 0.0

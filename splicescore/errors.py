@@ -27,6 +27,11 @@ class UsageError(SpliceScoreError):
     exit_code = 2
 
 
+class ResumeMismatch(UsageError):
+    """``--resume`` found a partial output that does not belong to this input or these options; the
+    partial output is kept (it may be the one the user meant to resume)."""
+
+
 class InputError(SpliceScoreError):
     """A problem with an input file; ``path`` and ``line`` (1-based) are named when known."""
 

@@ -21,9 +21,9 @@ import torch
 
 from splicescore import __version__, weights
 from splicescore.annotation import load_annotation
-from splicescore.errors import InputError, UsageError, WeightsError
+from splicescore.errors import InputError, ResumeMismatch, UsageError, WeightsError
 from splicescore.genome import Reference
-from splicescore.predict import PRECISIONS, predict, resolve_device
+from splicescore.predict import PRECISIONS, clear_stop, predict, request_stop, resolve_device
 from splicescore.scorers.base import SKIP_REASONS, Variant
 from splicescore.vcfio import TsvOutput, VcfInput, VcfOutput, output_type_for
 
@@ -53,7 +53,7 @@ class RunConfig:
     region: str | None = None
     shard: tuple[int, int] | None = None  # (i, n), 1-based
     write_index: bool = False
-    progress: object = None  # callable(records_done, seconds, total or None) for a progress display, or None
+    progress: object = None  # callable(records_done, seconds, total or None, resumed) for a progress display
     # model-specific options (Pangolin: cutoff, mask; APARENT2: PAS sites; HAL: reference PSI)
     pangolin_mask: bool = True
     pangolin_cutoff: float | None = None
@@ -200,6 +200,11 @@ def _devices(cfg: RunConfig) -> list[torch.device]:
     for d in devices:
         if d.type == "cuda" and not torch.cuda.is_available():
             raise UsageError(f"device {d} requested but CUDA is not available")
+        if d.type == "cuda" and (d.index or 0) >= torch.cuda.device_count():
+            raise UsageError(f"device {d} requested but this machine has {torch.cuda.device_count()} CUDA device(s)")
+    gpus = [torch.device(d.type, d.index or 0) for d in devices if d.type == "cuda"]
+    if len(set(gpus)) < len(gpus):
+        raise UsageError(f"--devices {','.join(names)}: a GPU is listed twice (one worker per device)")
     if cfg.precision not in PRECISIONS:
         raise UsageError(f"--precision {cfg.precision}: one of {', '.join(PRECISIONS)}")
     if cfg.precision != "fp32" and devices[0].type == "cpu":
@@ -240,7 +245,7 @@ def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, compu
             _finish(job, built, vout, tsv, stats, cache)
             vout.check_reader_alive()
             if cfg.progress:
-                cfg.progress(stats.records, time.perf_counter() - started, total.get("records"))
+                cfg.progress(stats.records, time.perf_counter() - started, total.get("records"), stats.resumed)
 
         plan = lambda chunk, index: _plan(chunk, index, built, cache)  # noqa: E731
         run_chunks(_chunks(stream, cfg.chunk_size), first_index, plan, computers, written)
@@ -248,11 +253,15 @@ def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, compu
         if tsv:
             tsv.commit()
     except BaseException as exc:
-        keep = cfg.output != "-" and not isinstance(exc, (UsageError,))
+        # a usage error stops before anything is written, except a partial output that does not fit
+        # this input: that one may be what the user wanted to resume, so it stays
+        keep = cfg.output != "-" and (not isinstance(exc, UsageError) or isinstance(exc, ResumeMismatch))
         vout.discard(keep_partial=keep)
         if tsv:
             tsv.discard(keep_partial=keep)
-        if keep and os.path.exists(cfg.output + ".partial"):
+        if isinstance(exc, ResumeMismatch):
+            log.error(f"splicescore: {cfg.output}.partial left as it was")
+        elif keep and os.path.exists(cfg.output + ".partial"):
             log.error(f"splicescore: partial output kept in {cfg.output}.partial (rerun with --resume to continue)")
         raise
 
@@ -294,7 +303,7 @@ def _skip_done(stream, done: list, vin: VcfInput) -> None:
         rec = next(stream, None)
         got = None if rec is None else (rec.CHROM, rec.POS, rec.REF, tuple(rec.ALT))
         if got != expected:
-            raise UsageError(
+            raise ResumeMismatch(
                 f"{vin._name}: record {i + 1} differs from the partial output being resumed; "
                 "run without --resume to start again"
             )
@@ -392,6 +401,7 @@ def run_chunks(chunks, first_index: int, plan, computers: list, written) -> None
     """
     workers = [ThreadPoolExecutor(1, thread_name_prefix=f"splicescore-device{k}") for k in range(len(computers))]
     pending: deque = deque()
+    clear_stop()
     try:
         for i, chunk in enumerate(chunks):
             job = plan(chunk, first_index)
@@ -405,9 +415,13 @@ def run_chunks(chunks, first_index: int, plan, computers: list, written) -> None
             job, done = pending.popleft()
             done.result()
             written(job)
+    except BaseException:
+        request_stop()  # Ctrl-C or an error: the device workers stop at their next window or job
+        raise
     finally:
         for w in workers:
             w.shutdown(wait=True, cancel_futures=True)
+        clear_stop()
 
 
 def _finish(job: _Job, built, vout: VcfOutput, tsv, stats: Statistics, cache=None) -> None:

@@ -12,6 +12,7 @@ length minus output length); fixed-window models (APARENT2, HAL) have none.
 from __future__ import annotations
 
 import contextlib
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
@@ -24,6 +25,28 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+class Cancelled(Exception):
+    """Raised inside network work once :func:`request_stop` was called (the run is stopping)."""
+
+
+_STOP = threading.Event()
+
+
+def request_stop() -> None:
+    """Make running network work stop at its next window / job (Ctrl-C, or an error elsewhere)."""
+    _STOP.set()
+
+
+def clear_stop() -> None:
+    _STOP.clear()
+
+
+def check_stop() -> None:
+    """Raise :class:`Cancelled` when a stop was requested (called between windows and jobs)."""
+    if _STOP.is_set():
+        raise Cancelled()
 
 
 #: ``--precision`` -> the autocast dtype of the batched (GPU) path; ``fp32`` runs exact float32
@@ -109,6 +132,7 @@ def _predict_batched(model, inputs, batch_size: int, device: torch.device, max_p
     outputs: list[np.ndarray | None] = [None] * len(inputs)
     pending = list(_batches(order, lengths, max(1, batch_size), max_positions))
     while pending:
+        check_stop()
         batch = pending.pop(0)
         try:
             with _autocast(device, precision):
@@ -157,6 +181,7 @@ def _cpu_windows(model: torch.nn.Module, windows: Sequence[np.ndarray]) -> list[
 
 
 def _one(model: torch.nn.Module, window: np.ndarray) -> np.ndarray:
+    check_stop()
     torch.set_num_threads(1)  # per thread: the worker's own OpenMP setting
     x = torch.from_numpy(np.ascontiguousarray(window.T, dtype=np.float32))[None]
     with torch.inference_mode():

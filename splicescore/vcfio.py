@@ -17,7 +17,7 @@ from typing import Iterator
 
 import cyvcf2
 
-from splicescore.errors import InputError, OutputError, UsageError
+from splicescore.errors import InputError, OutputError, ResumeMismatch, UsageError
 
 OUTPUT_MODES = {"v": "w", "z": "wz", "b": "wb", "u": "wbu"}
 
@@ -329,7 +329,7 @@ def _rows_up_to(path: str, columns: list[str], n_records: int) -> list[str]:
     with open(path) as fh:
         lines = fh.read().split("\n")
     if not lines or lines[0].split("\t") != columns:
-        raise UsageError(f"{path} was written with other options; run without --resume to start again")
+        raise ResumeMismatch(f"{path} was written with other options; run without --resume to start again")
     kept = []
     for line in lines[1:-1]:  # the last piece is "" or a row cut off mid-write
         if int(line.split("\t", 1)[0]) <= n_records:

@@ -319,6 +319,10 @@ def test_settings_cover_every_scoring_option(tmp_path):
     for name, value in changes.items():
         assert sc.scoring_settings(dataclasses.replace(base, **{name: value}), "cpu") != settings, name
     assert sc.scoring_settings(base, "cuda") != settings
+    # on a GPU the batching changes the last bits, so it is part of the key there
+    gpu = sc.scoring_settings(base, "cuda")
+    assert sc.scoring_settings(dataclasses.replace(base, batch_size=7), "cuda") != gpu
+    assert sc.scoring_settings(dataclasses.replace(base, chunk_size=3), "cuda") != gpu
     with_pas = sc.scoring_settings(dataclasses.replace(base, pas=str(pas)), "cpu")
     pas.write_text("chr17\t200\t206\tpas\t0\t+\n")
     assert sc.scoring_settings(dataclasses.replace(base, pas=str(pas)), "cpu") != with_pas

@@ -137,9 +137,32 @@ def test_progress_line_and_background_count(shared, tmp_path):
     assert progress_line(50, 10.0) == "splicescore: 50 records, 5.0 records/s"
     assert progress_line(50, 10.0, 650) == "splicescore: 50/650 records, 5.0 records/s, ETA 2:00"
     assert progress_line(10, 1.0, 36_010) == "splicescore: 10/36010 records, 10.0 records/s, ETA 1:00:00"
+    # resumed records count as done but not in the rate (regression: ETA 0:01 after resuming 90,000)
+    assert progress_line(90_128, 10.0, 100_000, 90_000) == "splicescore: 90128/100000 records, 12.8 records/s, ETA 12:51"
     vcf = _vcf(shared, tmp_path, 10)
     vin = VcfInput(str(vcf))
     assert vin.count_selected() == 10
     vin.select(shard=(2, 3))
     assert vin.count_selected() == len(list(vin)) == 3
     vin.close()
+
+
+def test_interrupt_stops_a_busy_device_worker_at_its_next_step():
+    """Ctrl-C while a device worker is in the middle of a long chunk: the worker stops at its next
+    window/job instead of finishing the chunk (regression: the run used to wait for the whole chunk)."""
+    from splicescore.predict import check_stop
+
+    def compute(job):
+        if job == 1:  # a chunk of 5 s of network work in 10 ms steps
+            for _ in range(500):
+                check_stop()
+                time.sleep(0.01)
+
+    def written(job):
+        raise KeyboardInterrupt  # arrives while chunk 1 is being computed
+
+    started = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        run_chunks(iter([[0], [1]]), 0, lambda chunk, i: i, [compute], written)
+    assert time.perf_counter() - started < 2.0
+    check_stop()  # the next run starts clean

@@ -218,5 +218,21 @@ def test_scorer_tracks_equal_plain_windows(shared, ensemble):
         assert out_i[i].shape == out_p[i].shape
         assert np.abs(out_i[i] - out_p[i]).max() <= 1e-6
     infos = [(plain.finish(v, pp, out_p).info, inc.finish(v, pi, out_i).info) for v, pp, pi in zip(variants, plans_p, plans_i)]
+    # the GPU path (compute_windows): tracks and ALTs run as whole windows, REF slices are cut from their
+    # track's output, not run again (regression: every track was run on top of every REF window). A fake
+    # local network (output j = the centre base's code) makes the cut exact.
+    from splicescore.scorers.tracks import compute_windows
+
+    ran = []
+
+    def fake_run(windows):
+        ran.extend(windows)
+        return [np.broadcast_to(w[CONTEXT // 2 : len(w) - CONTEXT // 2] @ np.arange(1.0, 5.0), (3, 4, len(w) - CONTEXT))
+                for w in windows]
+
+    out_w = compute_windows(inputs_i, CONTEXT, fake_run)
+    assert len(ran) == len(inputs_i) - sum(isinstance(x, TrackSlice) for x in inputs_i)
+    for i in entries:
+        assert np.array_equal(out_w[i], fake_run([inputs_p[i]])[0])
     assert sum(a is not None for a, _ in infos) == len(variants)
     assert all(a == b for a, b in infos)

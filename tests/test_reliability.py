@@ -337,8 +337,13 @@ def test_resume_refuses_other_input(genome, fake_net, tmp_path, monkeypatch):
     base = ["vcf", "-r", fasta, "-a", table, "--device", "cpu", "-o", out, "--chunk-size", "32"]
     assert run_main(base + ["-i", vcf]) == 130
     monkeypatch.setattr(splicescore.pipeline, "_finish", real)
+    partial = Path(str(out) + ".partial")
+    before = partial.read_bytes()
     assert run_main(base + ["-i", other, "--resume"]) == 2
     assert not out.exists()
+    # regression: the refused resume used to delete the partial output it did not match
+    assert partial.read_bytes() == before
+    assert run_main(base + ["-i", vcf, "--resume"]) == 0 and out.exists()
 
 
 # -- bad input files: one line, documented exit code, no traceback ----------------------------------

@@ -48,7 +48,7 @@ from splicescore.networks.incremental import AltEdit
 from splicescore.predict import predict
 from splicescore.scorers import pangolin_score as ps
 from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt, scorable_alts
-from splicescore.scorers.tracks import TrackAlt, TrackSlice, compute_tracks, full_inputs, reference_tracks
+from splicescore.scorers.tracks import TrackAlt, TrackSlice, compute_tracks, compute_windows, reference_tracks
 
 INFO_KEY = "Pangolin"
 INFO_DESCRIPTION = (
@@ -221,7 +221,7 @@ class PangolinScorer:
         incrementally), elsewhere as full windows through ``run`` (:func:`predict`)."""
         device = torch.device(device) if isinstance(device, str) else device
         if device.type != "cpu" or not hasattr(net, "members"):
-            return run(net, full_inputs(inputs, ps.CONTEXT), batch_size, device, max_positions)
+            return compute_windows(inputs, ps.CONTEXT, lambda xs: run(net, xs, batch_size, device, max_positions))
         return compute_tracks(inputs, net.members(), net.stack_members, ps.CONTEXT,
                               lambda xs: run(net, xs, batch_size, device, max_positions))
 

@@ -38,7 +38,7 @@ from splicescore.genome import Reference
 from splicescore.networks.incremental import AltEdit, combine_replicas, spliceai_head
 from splicescore.predict import predict
 from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt, scorable_alts
-from splicescore.scorers.tracks import TrackAlt, compute_tracks, full_inputs, reference_tracks
+from splicescore.scorers.tracks import TrackAlt, compute_tracks, compute_windows, reference_tracks
 
 CONTEXT = 10_000
 INFO_KEY = "SpliceAI"
@@ -235,7 +235,7 @@ class SpliceAIScorer:
         goes through ``run`` (:func:`predict`) as full windows."""
         device = torch.device(device) if isinstance(device, str) else device
         if device.type != "cpu" or not hasattr(net, "replicas"):
-            return run(net, full_inputs(inputs, CONTEXT), batch_size, device, max_positions)
+            return compute_windows(inputs, CONTEXT, lambda xs: run(net, xs, batch_size, device, max_positions))
         members = [(r.trunk, spliceai_head(r)) for r in net.replicas]
         return compute_tracks(inputs, members, combine_replicas, CONTEXT,
                               lambda xs: run(net, xs, batch_size, device, max_positions))

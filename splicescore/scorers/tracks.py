@@ -6,7 +6,7 @@ variants (trick 3 of the performance issue), take each record's REF outputs as a
 (:class:`TrackSlice`), and describe each ALT window as an edit of the track (:class:`TrackAlt`)
 whose outputs :func:`splicescore.networks.incremental.alt_pass` recomputes only where the ALT
 changes them (trick 4). :func:`compute_tracks` runs such a chunk; on a GPU, or for a network
-without per-replica trunks, :func:`full_inputs` turns the entries back into plain windows.
+without per-replica trunks, :func:`compute_windows` runs the entries as plain windows.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from splicescore.networks.incremental import AltEdit, track_pass
+from splicescore.predict import check_stop
 
 #: longest stretch of REF outputs computed in one piece for clustered variants
 MAX_TRACK = 20_000
@@ -63,9 +64,25 @@ def reference_tracks(spans: Sequence[tuple[int, int]], context: int, max_track: 
     return [(lo, hi) for lo, hi in tracks]
 
 
-def full_inputs(inputs: list, context: int) -> list[np.ndarray]:
-    """Every entry as the plain window it stands for (for :func:`splicescore.predict.predict`)."""
-    return [x.window(inputs, context) if isinstance(x, (TrackAlt, TrackSlice)) else x for x in inputs]
+def compute_windows(inputs: list, context: int, run: Callable[[list], list]) -> list[np.ndarray]:
+    """Outputs for a chunk's inputs without the incremental path (GPU): plain windows and tracks run
+    whole through ``run`` (:func:`splicescore.predict.predict`), each :class:`TrackAlt` as the full
+    ALT window it stands for, and each :class:`TrackSlice` is cut from its track's output (not run
+    again)."""
+    order = [i for i, x in enumerate(inputs) if not isinstance(x, TrackSlice)]
+    outputs: list = [None] * len(inputs)
+    windows = [x.window(inputs, context) if isinstance(x, TrackAlt) else x for x in (inputs[i] for i in order)]
+    for i, y in zip(order, run(windows)):
+        outputs[i] = y
+    for i, x in enumerate(inputs):
+        if isinstance(x, TrackSlice):
+            outputs[i] = _slice(outputs[x.track], x, context)
+    return outputs
+
+
+def _slice(track_out: np.ndarray, entry: TrackSlice, context: int) -> np.ndarray:
+    lo = entry.out_lo - context // 2
+    return np.ascontiguousarray(track_out[..., lo : lo + entry.n_out])
 
 
 def compute_tracks(
@@ -115,6 +132,7 @@ def compute_tracks(
     jobs = [(track, m) for track in entries for m in range(len(members))]
 
     def job(item):
+        check_stop()
         track, m = item
         torch.set_num_threads(1)
         x = torch.from_numpy(np.ascontiguousarray(inputs[track].T, dtype=np.float32))
@@ -128,7 +146,6 @@ def compute_tracks(
             results = dict(zip(jobs, pool.map(job, jobs)))
     finally:
         torch.set_num_threads(previous)
-    half = context // 2
     for track, members_of in entries.items():
         ref, alts = combine([results[(track, m)] for m in range(len(members))])
         outputs[track] = ref.numpy()
@@ -138,5 +155,5 @@ def compute_tracks(
             if isinstance(x, TrackAlt):
                 outputs[i] = next(alts).numpy()
             else:
-                outputs[i] = np.ascontiguousarray(outputs[track][..., x.out_lo - half : x.out_lo - half + x.n_out])
+                outputs[i] = _slice(outputs[track], x, context)
     return outputs
