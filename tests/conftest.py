@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -104,3 +105,21 @@ def memo_predict(monkeypatch):
 
     monkeypatch.setattr(splicescore.pipeline, "predict", _MEMO)
     return _MEMO
+
+
+@pytest.fixture(scope="session")
+def spliceai_ensemble(shared):
+    """The five official SpliceAI replicas, converted from ``../shared/weights`` (loaded once)."""
+    from splicescore.convert.spliceai import convert_spliceai_files
+    from splicescore.networks.spliceai import SpliceAIEnsemble
+
+    model = SpliceAIEnsemble()
+    paths = [shared / "weights" / "spliceai" / f"spliceai{i}.h5" for i in range(1, 6)]
+    model.load_state_dict(convert_spliceai_files(paths))
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def spliceai_raw(shared):
+    """Official windows and per-replica outputs of the golden DEV records (``dev_raw.npz``)."""
+    return np.load(shared / "golden" / "spliceai" / "dev_raw.npz")

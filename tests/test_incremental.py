@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from splicescore.annotation import load_spliceai_table
-from splicescore.convert.spliceai import convert_spliceai_files
 from splicescore.genome import Reference
 from splicescore.networks.incremental import (
     AltEdit, alt_pass, edit_flops, ref_pass, snv_alt_pass, snv_edit, spliceai_head, spliceai_track, trunk_flops, window_flops,
@@ -22,55 +21,42 @@ TOL = 1e-6  # the issue requires 1e-5; different convolution lengths only change
 HALF = 5000
 
 
-@pytest.fixture(scope="module")
-def ensemble(shared):
-    model = SpliceAIEnsemble()
-    paths = [shared / "weights" / "spliceai" / f"spliceai{i}.h5" for i in range(1, 6)]
-    model.load_state_dict(convert_spliceai_files(paths))
-    return model.eval()
-
-
-@pytest.fixture(scope="module")
-def raw(shared):
-    return np.load(shared / "golden" / "spliceai" / "dev_raw.npz")
-
-
 def _t(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x.T, dtype=np.float32))
 
 
-def _full(ensemble, x: torch.Tensor) -> torch.Tensor:
+def _full(spliceai_ensemble, x: torch.Tensor) -> torch.Tensor:
     with torch.inference_mode():
-        return ensemble(x[None])[0]
+        return spliceai_ensemble(x[None])[0]
 
 
-def _snv_keys(raw, n):
-    keys = sorted({k.split("_")[0] for k in raw.files})
-    snvs = [k for k in keys if raw[f"{k}_x_ref"].shape == raw[f"{k}_x_alt"].shape]
+def _snv_keys(spliceai_raw, n):
+    keys = sorted({k.split("_")[0] for k in spliceai_raw.files})
+    snvs = [k for k in keys if spliceai_raw[f"{k}_x_ref"].shape == spliceai_raw[f"{k}_x_alt"].shape]
     return snvs[:n]
 
 
-def test_golden_snv_windows(ensemble, raw):
+def test_golden_snv_windows(spliceai_ensemble, spliceai_raw):
     """Real golden SNV windows: REF outputs are the plain pass's bytes, ALT within TOL of the full ALT
     window (and so within 1e-5 of the official outputs stored with them)."""
     torch.set_num_threads(1)
-    for key in _snv_keys(raw, 3):
-        x_ref, x_alt = _t(raw[f"{key}_x_ref"]), _t(raw[f"{key}_x_alt"])
+    for key in _snv_keys(spliceai_raw, 3):
+        x_ref, x_alt = _t(spliceai_raw[f"{key}_x_ref"]), _t(spliceai_raw[f"{key}_x_alt"])
         (pos,) = (x_ref != x_alt).any(0).nonzero().flatten().tolist()
         assert pos == x_ref.shape[1] // 2
-        ref, (alt,) = spliceai_track(ensemble, x_ref, [snv_edit(pos, x_alt[:, pos].numpy(), 50)])
-        assert torch.equal(ref, _full(ensemble, x_ref))
-        assert float((alt - _full(ensemble, x_alt)).abs().max()) <= TOL
-        assert np.abs(alt.numpy().T - raw[f"{key}_y_alt_mean"]).max() <= 1e-5
+        ref, (alt,) = spliceai_track(spliceai_ensemble, x_ref, [snv_edit(pos, x_alt[:, pos].numpy(), 50)])
+        assert torch.equal(ref, _full(spliceai_ensemble, x_ref))
+        assert float((alt - _full(spliceai_ensemble, x_alt)).abs().max()) <= TOL
+        assert np.abs(alt.numpy().T - spliceai_raw[f"{key}_y_alt_mean"]).max() <= 1e-5
 
 
 @pytest.mark.parametrize("distance", [0, 7])
-def test_several_snvs_on_one_track_and_at_its_edges(ensemble, raw, distance):
+def test_several_snvs_on_one_track_and_at_its_edges(spliceai_ensemble, spliceai_raw, distance):
     """One track, SNVs at both ends (first and last output), next to each other and twice at one
     position (two ALTs); each equals its own full window cut from the track."""
     torch.set_num_threads(1)
-    key = _snv_keys(raw, 1)[0]
-    x = _t(raw[f"{key}_x_ref"])[:, : 2 * HALF + 60]  # a track of 60 outputs
+    key = _snv_keys(spliceai_raw, 1)[0]
+    x = _t(spliceai_raw[f"{key}_x_ref"])[:, : 2 * HALF + 60]  # a track of 60 outputs
     lo, hi = HALF + distance, x.shape[1] - 1 - HALF - distance
     rng = np.random.default_rng(3)
     sites = [lo, hi, lo + 20, lo + 21, lo + 21]
@@ -80,15 +66,15 @@ def test_several_snvs_on_one_track_and_at_its_edges(ensemble, raw, distance):
         alt = torch.zeros(4)
         alt[(base + 1 + int(rng.integers(3))) % 4] = 1
         snvs.append((p, alt))
-    ref, alts = spliceai_track(ensemble, x, [snv_edit(p, a.numpy(), distance) for p, a in snvs])
-    assert torch.equal(ref, _full(ensemble, x))
+    ref, alts = spliceai_track(spliceai_ensemble, x, [snv_edit(p, a.numpy(), distance) for p, a in snvs])
+    assert torch.equal(ref, _full(spliceai_ensemble, x))
     for (p, alt), y in zip(snvs, alts):
         window = x[:, p - HALF - distance : p + HALF + distance + 1].clone()
         window[:, HALF + distance] = alt
         assert y.shape == (3, 2 * distance + 1)
-        assert float((y - _full(ensemble, window)).abs().max()) <= TOL
+        assert float((y - _full(spliceai_ensemble, window)).abs().max()) <= TOL
     with pytest.raises(ValueError):
-        snv_alt_pass(ensemble.replicas[0].trunk, ref_pass(ensemble.replicas[0].trunk, x), hi + 1, snvs[0][1], distance)
+        snv_alt_pass(spliceai_ensemble.replicas[0].trunk, ref_pass(spliceai_ensemble.replicas[0].trunk, x), hi + 1, snvs[0][1], distance)
 
 
 def test_flop_counts():
@@ -109,7 +95,7 @@ def _variants(shared, counts):
     return out
 
 
-def test_scorer_both_strands(shared, ensemble):
+def test_scorer_both_strands(shared, spliceai_ensemble):
     """Through the scorer: every ALT output (SNVs, insertions, deletions) from the incremental path
     is within TOL of its full ALT window, on minus-strand (BRCA1) and plus-strand genes, and the
     scores are the same."""
@@ -132,8 +118,8 @@ def test_scorer_both_strands(shared, ensemble):
     assert max(per_track) >= 2  # several ALTs on one track
     for i in alts:  # the entry stands for exactly the window the plain plan holds
         assert np.array_equal(inputs_i[i].window(inputs_i, CONTEXT), inputs_p[i])
-    out_p = predict(ensemble, inputs_p)
-    out_i = inc.compute(ensemble, inputs_i, "cpu")
+    out_p = predict(spliceai_ensemble, inputs_p)
+    out_i = inc.compute(spliceai_ensemble, inputs_i, "cpu")
     assert len(out_i) == len(out_p)
     for i, (a, b) in enumerate(zip(out_i, out_p)):
         assert a.shape == b.shape
@@ -144,13 +130,13 @@ def test_scorer_both_strands(shared, ensemble):
 
 @pytest.mark.parametrize("ref_len,alt_len", [(1, 2), (1, 7), (3, 1), (12, 1), (1, 1)])
 @pytest.mark.parametrize("where", ["middle", "left_end", "right_end"])
-def test_indel_edit_equals_full_window(ensemble, raw, ref_len, alt_len, where):
+def test_indel_edit_equals_full_window(spliceai_ensemble, spliceai_raw, ref_len, alt_len, where):
     """An indel (or SNV) as an edit of a track: the outputs equal the full ALT window's within TOL,
     with the edit in the middle of a track and with its ALT window at either end of it."""
     torch.set_num_threads(1)
-    key = _snv_keys(raw, 1)[0]
+    key = _snv_keys(spliceai_raw, 1)[0]
     distance = 8  # len(REF) <= 2D, as the scorers require
-    x = raw[f"{key}_x_ref"][: 2 * HALF + 80]  # (L, 4) track of 80 outputs
+    x = spliceai_raw[f"{key}_x_ref"][: 2 * HALF + 80]  # (L, 4) track of 80 outputs
     n_out = 2 * distance + 1 - ref_len + alt_len
     lo_q, hi_q = HALF + distance, len(x) - 1 - HALF - distance - (ref_len - 1)  # centre range keeping the REF window
     q = {"middle": (lo_q + hi_q) // 2, "left_end": lo_q, "right_end": hi_q}[where]
@@ -159,7 +145,7 @@ def test_indel_edit_equals_full_window(ensemble, raw, ref_len, alt_len, where):
     edit = AltEdit(q, ref_len, alt, q - distance, n_out)
     window = edit.window(x, CONTEXT)
     assert window.shape == (CONTEXT + n_out, 4)
-    net = ensemble.replicas[0]
+    net = spliceai_ensemble.replicas[0]
     trunk = net.trunk
     cache = ref_pass(trunk, _t(x))
     with torch.inference_mode():

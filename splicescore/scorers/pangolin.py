@@ -124,7 +124,10 @@ class PangolinScorer:
             mode += f", every site with |change| >= {cutoff}"
         self.info_description = INFO_DESCRIPTION.format(version=version, mode=mode)
 
-    def plan(self, variant: Variant) -> RecordPlan:
+    def plan(self, variant: Variant, windows: bool = True) -> RecordPlan:
+        """One record on its own: a REF window per strand with genes and an ALT window per strand and
+        ALT. Without ``windows`` the inputs are ``None`` placeholders (:meth:`plan_chunk` replaces
+        them with track entries, so the full windows are never built)."""
         plan = RecordPlan(state=[])
         ref = variant.ref.upper()
         def complex_allele(alt: str) -> str | None:
@@ -160,10 +163,11 @@ class PangolinScorer:
             if not by_strand[strand]:
                 continue
             unit = _Strand(strand, by_strand[strand], len(plan.inputs))
-            plan.inputs.append(encode(seq, strand))
+            plan.inputs.append(encode(seq, strand) if windows else None)
             for alt in dict.fromkeys(alts):
                 unit.alt_inputs[alt] = len(plan.inputs)
-                plan.inputs.append(encode(seq[:offset] + alt.upper() + seq[offset + len(ref) :], strand))
+                alt_seq = seq[:offset] + alt.upper() + seq[offset + len(ref) :]
+                plan.inputs.append(encode(alt_seq, strand) if windows else None)
             plan.state.append(unit)
         plan.state = (alts, plan.state)
         return plan
@@ -180,7 +184,7 @@ class PangolinScorer:
         plans = []
         requests: dict[tuple[str, str], list[tuple[Variant, _Strand]]] = {}
         for v in variants:
-            plan = self.plan(v)
+            plan = self.plan(v, windows=not self.incremental)
             base = len(inputs)
             inputs.extend(plan.inputs)
             plan.inputs = []

@@ -161,8 +161,8 @@ class SpliceAIScorer:
         """One record on its own: its REF windows are its own inputs."""
         plan = RecordPlan(state=[])
 
-        def add(x: np.ndarray) -> int:
-            plan.inputs.append(x)
+        def add(make) -> int:
+            plan.inputs.append(make())
             return len(plan.inputs) - 1
 
         refs: dict[int, int] = {}
@@ -170,7 +170,7 @@ class SpliceAIScorer:
         def want_ref(unit: _Unit, seq: str) -> None:
             if id(unit.tx) not in refs:
                 x_ref, _ = masked_windows(seq, variant.ref, variant.ref, variant.pos1, unit.tx, self.distance)
-                refs[id(unit.tx)] = add(encode(x_ref, unit.tx.strand))
+                refs[id(unit.tx)] = add(lambda: encode(x_ref, unit.tx.strand))
             unit.ref_input = refs[id(unit.tx)]
 
         self._plan(variant, plan, add, want_ref)
@@ -185,8 +185,9 @@ class SpliceAIScorer:
         :meth:`compute`, not :func:`predict`)."""
         inputs: list = []
 
-        def add(x: np.ndarray) -> int:
-            inputs.append(x)
+        def add(make) -> int:
+            # an incremental ALT becomes a TrackAlt below: its full window is never built
+            inputs.append(None if self.incremental else make())
             return len(inputs) - 1
 
         wanted: dict[int, list[tuple[Variant, _Unit]]] = {}
@@ -206,7 +207,8 @@ class SpliceAIScorer:
             tx, contig = txs[key]
             spans = [(p - d, p + d) for p in sorted({v.pos1 for v, _ in requests})]
             for first1, last1 in reference_tracks(spans, CONTEXT):
-                idx = add(self._track_input(tx, contig, first1, last1))
+                idx = len(inputs)
+                inputs.append(self._track_input(tx, contig, first1, last1))
                 for v, unit in requests:
                     if first1 <= v.pos1 - d and v.pos1 + d <= last1:
                         unit.ref_input, unit.ref_offset = idx, v.pos1 - d - first1
@@ -281,8 +283,8 @@ class SpliceAIScorer:
                 if len(variant.ref) > 1 and len(alt) > 1:
                     plan.state.append(_Unit(alt, tx, None))
                     continue
-                _, x_alt = masked_windows(seq, variant.ref, alt, variant.pos1, tx, self.distance)
-                unit = _Unit(alt, tx, add(encode(x_alt, tx.strand)))
+                unit = _Unit(alt, tx, add(lambda alt=alt, tx=tx: encode(
+                    masked_windows(seq, variant.ref, alt, variant.pos1, tx, self.distance)[1], tx.strand)))
                 want_ref(unit, seq)
                 plan.state.append(unit)
 

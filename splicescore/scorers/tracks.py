@@ -130,15 +130,16 @@ def compute_tracks(
     for i, y in zip(plain, run_plain([inputs[i] for i in plain])):
         outputs[i] = y
     jobs = [(track, m) for track in entries for m in range(len(members))]
+    # each track's tensor and edits once, shared by its members' jobs
+    tensors = {t: torch.from_numpy(np.ascontiguousarray(inputs[t].T, dtype=np.float32)) for t in entries}
+    edits = {t: [inputs[i].edit for i in idx if isinstance(inputs[i], TrackAlt)] for t, idx in entries.items()}
 
     def job(item):
         check_stop()
         track, m = item
         torch.set_num_threads(1)
-        x = torch.from_numpy(np.ascontiguousarray(inputs[track].T, dtype=np.float32))
-        edits = [inputs[i].edit for i in entries[track] if isinstance(inputs[i], TrackAlt)]
         trunk, head = members[m]
-        return track_pass(trunk, head, x, edits)
+        return track_pass(trunk, head, tensors[track], edits[track])
 
     previous = torch.get_num_threads()
     try:
