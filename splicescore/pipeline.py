@@ -122,6 +122,13 @@ class _Annotation:
                         "run `splicescore weights fetch spliceai` or give a GTF/GFF3"
                     )
                 builtin = weights.extra_dir("spliceai", self.cfg.weights_home)
+                if not (builtin / f"{self.cfg.annotation}.txt").is_file():
+                    raise WeightsError(
+                        f"-a {self.cfg.annotation}: the cached SpliceAI weights ({builtin.parent}) were imported "
+                        f"without the package's gene tables ({self.cfg.annotation}.txt); run `splicescore weights "
+                        "fetch spliceai`, or `splicescore weights import spliceai` with the spliceai-1.3.1 wheel "
+                        "(or with grch37.txt/grch38.txt from its spliceai/annotations/), or give a GTF/GFF3 with -a"
+                    )
             self._genes = load_annotation(self.cfg.annotation, self.cfg.transcripts, builtin)
         return self._genes
 
