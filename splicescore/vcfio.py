@@ -273,6 +273,11 @@ class _PartialScan:
             else:
                 chunks = iter(lambda: fh.read(1 << 20), b"")
             self._scan(chunks, header)
+            if bgzf and not self.blocks:  # nothing intact: a torn first block of ours, or not ours at all
+                fh.seek(0)
+                head = fh.read(4)
+                if head and not _BGZF_MAGIC.startswith(head):
+                    self.header_ok = False
 
     def _bgzf_chunks(self, fh):
         for _, end, data in iter_bgzf_blocks(fh):

@@ -28,6 +28,9 @@ if __name__ == "__main__":
     weights.load_network = lambda name, root=None: net
     weights.is_installed = lambda name, root=None: True
     weights.is_verified = lambda name, root=None: True
+    import splicescore.cache
+
+    splicescore.cache.read_manifest = lambda name, root=None: {"tensors_sha256": "slow-fake-spliceai", "verified": True}
     from splicescore.cli import main
 
     main(sys.argv[1:])
