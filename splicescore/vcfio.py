@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import os
+import re
 import select
 import struct
 import sys
@@ -18,9 +19,13 @@ import zlib
 from pathlib import Path
 from typing import Iterator
 
+import logging
+
 import cyvcf2
 
 from splicescore.errors import InputError, OutputError, ResumeMismatch, UsageError
+
+log = logging.getLogger("splicescore")
 
 OUTPUT_MODES = {"v": "w", "z": "wz", "b": "wb", "u": "wbu"}
 
@@ -45,13 +50,22 @@ class VcfInput:
         self.path = path
         if path != "-" and not Path(path).is_file():
             raise InputError("input VCF not found", path)
+        # htslib's own messages (undeclared contigs, parse errors with the raw bytes) only with -vv:
+        # every problem that stops a run is reported once, as one line naming the file and line
+        cyvcf2.cyvcf2.set_htslib_log_level(3 if log.isEnabledFor(logging.DEBUG) else 0)
+        self._stdin = None
+        if path == "-":
+            try:
+                self._stdin = _StdinText()
+            except (OSError, EOFError, zlib.error) as exc:
+                raise InputError(f"cannot read the input ({exc})", "<stdin>") from exc
         try:
-            self.reader = cyvcf2.VCF(path, lazy=True)
+            self.reader = cyvcf2.VCF(self._stdin.path if self._stdin else path, lazy=True)
         except (OSError, Exception) as exc:  # cyvcf2 raises bare Exception for unparsable headers
             raise InputError(f"cannot read VCF header ({exc})", self._name) from exc
         if not self.reader.raw_header.startswith("##fileformat"):
             raise InputError("not a VCF: the header must start with ##fileformat", self._name, 1)
-        self.header_lines = _count_header_lines(path)
+        self.header_lines = _count_header_lines(path) if self._stdin is None else getattr(self._stdin, "header_lines", None)
         self.records_read = 0
 
     @property
@@ -113,6 +127,8 @@ class VcfInput:
             ) from exc
 
     def _records(self):
+        if self._stdin is not None and not self._stdin.bcf:
+            return self._stdin.records(self)
         return iter(self._region_iter()) if getattr(self, "region", None) else iter(self.reader)
 
     def __iter__(self) -> Iterator[cyvcf2.Variant]:
@@ -126,18 +142,276 @@ class VcfInput:
 
     def _checked(self) -> Iterator[cyvcf2.Variant]:
         it = self._records()
+        raw = self._raw_lines()
         while True:
             try:
                 rec = next(it)
             except StopIteration:
+                if raw is not None and self._stdin is None:
+                    line = next(raw, None)
+                    if line is not None:  # htslib stopped early (cannot happen for a well-formed file)
+                        self._raise_for(line, "unreadable record")
                 return
             except Exception as exc:  # htslib parse errors surface as bare Exception
+                if raw is not None:
+                    self._raise_for(next(raw, None), f"malformed VCF record ({exc})")
                 n = self.records_read + 1
                 if self.header_lines is None:
                     raise InputError(f"malformed record {n} ({exc})", self._name) from exc
                 raise InputError(f"malformed VCF record ({exc})", self._name, self.header_lines + n) from exc
             self.records_read += 1
+            if raw is not None:
+                line = next(raw, None)
+                problem = _line_problem(line)
+                if problem:
+                    raise InputError(problem, self._name, self._line_no)
+                f = line.split(b"\t", 4)
+                if f[0].decode() == rec.CHROM and int(f[1]) == rec.POS:
+                    yield Record(rec, line)
+                    continue
+                log.debug(f"splicescore: {self._name}:{self._line_no}: record and text disagree; "
+                          "htslib formats the rest of the output")
+                raw = None
             yield rec
+
+    def _raise_for(self, line: bytes | None, default: str):
+        raise InputError(_line_problem(line) or default, self._name, self._line_no)
+
+    def _raw_lines(self):
+        """The text lines of the records (bytes, no line end) in step with htslib's records, so that
+        the output keeps every column but INFO byte for byte; ``None`` for stdin, BCF and --region."""
+        self._line_no = None
+        if self._stdin is not None:
+            if self._stdin.bcf:
+                return None
+
+            def last():
+                while True:
+                    yield self._stdin.last
+
+            return last()
+        if getattr(self, "region", None) or self.header_lines is None:
+            return None
+
+        def lines():
+            with open(self.path, "rb") as probe:
+                gz = probe.read(2) == b"\x1f\x8b"
+            try:
+                with (gzip.open(self.path, "rb") if gz else open(self.path, "rb")) as fh:
+                    n = 0
+                    for line in fh:
+                        n += 1
+                        if n <= self.header_lines:
+                            continue
+                        self._line_no = n
+                        yield line.rstrip(b"\r\n") if line.endswith(b"\n") else line.rstrip(b"\r") + b"\0cut"
+            except (OSError, EOFError, zlib.error) as exc:
+                self._line_no = (self._line_no or self.header_lines) + 1
+                yield b"\0gzip:" + str(exc).encode()
+
+        return lines()
+
+    def close(self) -> None:
+        self.reader.close()
+        if self._stdin is not None:
+            self._stdin.close()
+
+
+class _StdinText:
+    """Stdin input read by Python (gunzipped when gzip/bgzip): the header goes to htslib through a
+    temporary file and each record line is parsed by htslib as it comes (``variant_from_string``), so
+    stdin input keeps its columns byte for byte as file input does and streams. BCF on stdin is handed
+    to htslib unchanged through a pipe fed by a child process (records formatted by htslib)."""
+
+    def __init__(self):
+        import tempfile
+
+        self.src = sys.stdin.buffer
+        self.bcf = False
+        self.parser = None
+        self.last: bytes | None = None
+        self.line_no = 0
+        self._dir = tempfile.mkdtemp(prefix="splicescore-stdin-")
+        prefix = self.src.read1(1 << 16)
+        gz = prefix[:2] == b"\x1f\x8b"
+        if gz:
+            probe = zlib.decompressobj(31).decompress(prefix, 8)
+            if probe.startswith(b"BCF"):
+                self.path = self._pipe_bcf(prefix)
+                self.bcf = True
+                return
+        elif prefix.startswith(b"BCF"):
+            self.path = self._pipe_bcf(prefix)
+            self.bcf = True
+            return
+        self.lines = self._lines(prefix, gz)
+        header = []
+        self.pending = None
+        for line in self.lines:
+            self.line_no += 1
+            if line.startswith(b"#"):
+                header.append(line if line.endswith(b"\n") else line + b"\n")
+                continue
+            self.pending = line
+            break
+        self.header_lines = len(header)
+        self.path = os.path.join(self._dir, "header.vcf")
+        with open(self.path, "wb") as fh:
+            fh.write(b"".join(h.rstrip(b"\r\n") + b"\n" for h in header))
+
+    def _lines(self, prefix: bytes, gz: bool):
+        inflate = zlib.decompressobj(31) if gz else None
+        carry = b""
+        data = prefix
+        while data:
+            text = data
+            if inflate is not None:
+                text = b""
+                while data:
+                    text += inflate.decompress(data)
+                    data = inflate.unused_data if inflate.eof else b""
+                    if inflate.eof:
+                        inflate = zlib.decompressobj(31)
+            carry += text
+            parts = carry.split(b"\n")
+            carry = parts.pop()
+            for part in parts:
+                yield part + b"\n"
+            data = self.src.read1(1 << 16)
+        if carry:
+            yield carry
+
+    def _pipe_bcf(self, prefix: bytes) -> str:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: copy what was read, then the rest of stdin, into the pipe
+            try:
+                os.close(r)
+                data = prefix
+                while data:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(w, view):]
+                    data = self.src.read1(1 << 16)
+            finally:
+                os._exit(0)
+        os.close(w)
+        self._pipe = r
+        return f"/dev/fd/{r}"
+
+    def records(self, owner: "VcfInput"):
+        """Parsed records, one per text line (``self.last`` holds the line, no line end)."""
+        if self.parser is None:
+            self.parser = cyvcf2.Writer.from_string(os.path.join(self._dir, "parser.vcf"), owner.reader.raw_header)
+        line = self.pending
+        while line is not None:
+            owner._line_no = self.line_no
+            self.last = line.rstrip(b"\r\n") if line.endswith(b"\n") else line.rstrip(b"\r") + b"\0cut"
+            if _line_problem(self.last):
+                raise ValueError("unreadable line")
+            yield self.parser.variant_from_string(self.last.decode())
+            line = next(self.lines, None)
+            self.line_no += 1
+
+    def close(self) -> None:
+        import shutil
+
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class _InfoProxy:
+    """``record.INFO`` that remembers the keys set (to rebuild the INFO column of the text line)."""
+
+    __slots__ = ("info", "sets")
+
+    def __init__(self, info):
+        self.info = info
+        self.sets: dict[str, str] = {}
+
+    def __setitem__(self, key, value):
+        self.info[key] = value
+        self.sets[key] = value
+
+    def __getitem__(self, key):
+        return self.info[key]
+
+    def get(self, key, default=None):
+        return self.info.get(key, default)
+
+    def __iter__(self):
+        return iter(self.info)
+
+
+class Record:
+    """A cyvcf2 record together with its input text line: the output line is that line with only
+    the INFO keys splicescore sets changed (replaced in place, or appended), so every other column
+    (FORMAT and samples, QUAL, other INFO values) stays byte for byte as it came in."""
+
+    __slots__ = ("rec", "line", "_info")
+
+    def __init__(self, rec, line: bytes):
+        self.rec = rec
+        self.line = line
+        self._info = None
+
+    @property
+    def INFO(self):  # noqa: N802 (cyvcf2's name)
+        if self._info is None:
+            self._info = _InfoProxy(self.rec.INFO)
+        return self._info
+
+    def __getattr__(self, name):
+        return getattr(self.rec, name)
+
+    def __str__(self) -> str:
+        return self.text().decode()
+
+    def text(self) -> bytes:
+        if self._info is None or not self._info.sets:
+            return self.line + b"\n"
+        f = self.line.split(b"\t", 8)
+        items = [] if f[7] in (b".", b"") else f[7].split(b";")
+        keys = [i.split(b"=", 1)[0] for i in items]
+        for key, value in self._info.sets.items():
+            item = key.encode() + b"=" + str(value).encode()
+            k = key.encode()
+            if k in keys:
+                items[keys.index(k)] = item
+            else:
+                items.append(item)
+                keys.append(k)
+        f[7] = b";".join(items)
+        return b"\t".join(f) + b"\n"
+
+
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _line_problem(line: bytes | None) -> str | None:
+    """What makes a record line unreadable, in words (``None``: nothing found)."""
+    if line is None:
+        return "the file ends early (truncated?)"
+    if line.startswith(b"\0gzip:"):
+        return f"cannot decompress the file ({line[6:].decode(errors='replace')}); truncated or corrupt?"
+    if line.endswith(b"\0cut"):
+        return "the last line is cut off (no line end): a truncated file?"
+    if not line.strip():
+        return "empty line (a VCF has no blank lines)"
+    if not line.isascii():
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return "binary data, not VCF text"
+    if _CONTROL.search(line):
+        return "control characters in the line: binary data, not VCF text"
+    f = line.split(b"\t", 8)
+    if len(f) < 8:
+        return f"{len(f)} tab-separated columns; a VCF record has at least 8 (CHROM POS ID REF ALT QUAL FILTER INFO)"
+    if not f[1].isdigit():
+        return f"POS {f[1][:20].decode()!r} is not a number"
+    if not f[3] or not f[4]:
+        return "empty REF or ALT column"
+    return None
 
     def close(self) -> None:
         self.reader.close()
@@ -244,6 +518,11 @@ def iter_bgzf_blocks(fh):
             return
         yield offset, offset + size, data
         offset += size
+
+
+def _is_special(path: str) -> bool:
+    """An existing output that is not a regular file (``/dev/null``, a named pipe): never replaced."""
+    return os.path.exists(path) and not os.path.isfile(path)
 
 
 def _record_key(line: bytes) -> tuple:
@@ -391,9 +670,10 @@ class VcfOutput:
         self._scan: _PartialScan | None = None
         self._fd: int | None = None
         self.bgzf = self.output_type != "v"
-        if path == "-":
+        self.direct = path != "-" and _is_special(path)  # /dev/null, a named pipe: written as it goes
+        if path == "-" or self.direct:
             if resume:
-                raise UsageError("--resume needs an output file, not stdout")
+                raise UsageError(f"--resume needs an output file, not {'stdout' if path == '-' else path}")
         else:
             folder = Path(path).resolve().parent
             if not folder.is_dir():
@@ -419,15 +699,21 @@ class VcfOutput:
         partial's complete records and drop the rest."""
         if self.sink is not None or self.writer is not None:
             return
-        if self.path == "-":
+        if self.path == "-" or self.direct:
             if self.output_type in ("b", "u"):
                 try:
-                    self.writer = cyvcf2.Writer("-", self.template.reader, mode=self.mode)
+                    self.writer = cyvcf2.Writer(self.path, self.template.reader, mode=self.mode)
                 except Exception as exc:
-                    raise OutputError(f"-: cannot open output ({exc})") from exc
+                    raise OutputError(f"{self.path}: cannot open output ({exc})") from exc
                 return
-            sys.stdout.flush()
-            fd = sys.stdout.fileno()
+            if self.direct:
+                try:
+                    self._fd = fd = os.open(self.path, os.O_WRONLY)
+                except OSError as exc:
+                    raise OutputError(f"{self.path}: cannot write output ({exc.strerror})") from exc
+            else:
+                sys.stdout.flush()
+                fd = sys.stdout.fileno()
             self.sink = _ChunkedSink(fd, self.bgzf, seekable=False)
             self.sink.add(self.header)
             self.sink.end_chunk()
@@ -492,14 +778,17 @@ class VcfOutput:
                                  pending=bytes(sink.pending))
 
     def format(self, record) -> bytes:
-        """The record's VCF line (htslib's formatting)."""
+        """The record's VCF line: its input text with splicescore's INFO keys (:class:`Record`), or
+        htslib's formatting (BCF and stdin input)."""
+        if isinstance(record, Record):
+            return record.text()
         return str(record).encode()
 
     def write(self, record) -> None:
         if self.sink is None and self.writer is None:
             self.begin()
         if self.writer is not None:
-            self.writer.write_record(record)
+            self.writer.write_record(record.rec if isinstance(record, Record) else record)
         else:
             self.sink.add(self.format(record))
 
@@ -524,6 +813,9 @@ class VcfOutput:
             return
         self.sink.end_chunk(final=True)
         if self.tmp is None:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
             return
         os.close(self._fd)
         self._fd = None
@@ -586,14 +878,15 @@ class TsvOutput:
         self.tmp: str | None = None
         self.fh = None
         self._keep: int | None = None  # bytes of the resumed partial to keep
-        if path != "-":
+        self.direct = path != "-" and _is_special(path)
+        if path != "-" and not self.direct:
             folder = Path(path).resolve().parent
             if not folder.is_dir() or not os.access(folder, os.W_OK):
                 raise OutputError(f"{path}: output folder {folder} does not exist or is not writable")
             self.tmp = path + ".partial"
             if resume_records:
                 self._keep = self._scan_partial(resume_records)
-        if resume_records == 0 or path == "-":
+        if resume_records == 0 or self.tmp is None:
             self.begin()
 
     def _header(self) -> bytes:
@@ -626,7 +919,12 @@ class TsvOutput:
     def begin(self) -> None:
         if self.fh is not None:
             return
-        if self.tmp is None:
+        if self.direct:
+            try:
+                self.fh = open(self.path, "w", newline="")
+            except OSError as exc:
+                raise OutputError(f"{self.path}: cannot write output ({exc.strerror})") from exc
+        elif self.tmp is None:
             self.fh = sys.stdout
         else:
             try:
@@ -659,6 +957,8 @@ class TsvOutput:
             self.begin()
         if self.tmp is None:
             self.fh.flush()
+            if self.direct:
+                self.fh.close()
             return
         self.fh.close()
         os.replace(self.tmp, self.path)
