@@ -617,7 +617,12 @@ class _ChunkedSink:
     def _write_at(self, offset: int | None, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            n = os.pwrite(self.fd, view, offset) if offset is not None else os.write(self.fd, view)
+            try:
+                n = os.pwrite(self.fd, view, offset) if offset is not None else os.write(self.fd, view)
+            except BrokenPipeError:
+                # the reader went away (`| head`): without errno, so that click leaves it to
+                # splicescore.cli.main, which ends quietly with exit code 0
+                raise BrokenPipeError() from None
             view = view[n:]
             if offset is not None:
                 offset += n
