@@ -383,7 +383,7 @@ class _Job:
     variants: list
     work: list  # _ModelWork per model, in ``built`` order
     started: float = 0.0
-    ref_mismatch: list | None = None  # per record: REF differs from the FASTA (RefCheck)
+    ref_mismatch: list | None = None  # per record: ref_mismatch, contig_not_in_fasta or None (RefCheck)
 
 
 def _plan(chunk: list, first_index: int, built, cache=None, refcheck=None) -> _Job:
@@ -497,7 +497,7 @@ def _write_records(job: _Job, per_model, vout: VcfOutput, tsv, stats: Statistics
             skipped_alts = set()
             for alt, reason in res.skips:
                 if reason in LOCATION_REASONS and job.ref_mismatch and job.ref_mismatch[i]:
-                    reason = "ref_mismatch"  # a REF that is not the FASTA's says so, wherever it lies
+                    reason = job.ref_mismatch[i]  # a REF the FASTA does not have says so, wherever it lies
                 skips.append(f"{scorer.name}|{alt}|{reason}")
                 stats.skipped[(scorer.name, reason)] += 1
                 skipped_alts.add(alt)
@@ -512,7 +512,8 @@ def _write_records(job: _Job, per_model, vout: VcfOutput, tsv, stats: Statistics
 
 
 #: Skip reasons about where a variant lies; a record whose REF differs from the FASTA gets
-#: ``ref_mismatch`` instead (its position is probably not what the VCF meant).
+#: ``ref_mismatch`` instead, one whose contig is not in the FASTA ``contig_not_in_fasta`` (its position
+#: is probably not what the VCF meant).
 LOCATION_REASONS = ("no_gene", "no_pas", "no_donor")
 
 
@@ -540,7 +541,7 @@ class RefCheck:
         self.in_annotation = {name: 0 for name, _ in self.gene_indexes}
         self.contigs: dict[str, None] = {}
 
-    def __call__(self, variants) -> list[bool]:
+    def __call__(self, variants) -> list[str | None]:
         out = []
         for v in variants:
             self.records += 1
@@ -551,12 +552,12 @@ class RefCheck:
                     self.in_annotation[name] += 1
             contig = self.reference.resolve(v.chrom)
             if contig is None or not v.ref:
-                out.append(False)
+                out.append("contig_not_in_fasta" if contig is None else None)
                 continue
             self.in_fasta += 1
             seq = self.reference.fetch(contig, v.pos1 - 1, v.pos1 - 1 + len(v.ref))
             bad = seq.upper() != v.ref.upper()
-            out.append(bad)
+            out.append("ref_mismatch" if bad else None)
             self.stats.ref_checked += 1
             if bad:
                 self.stats.ref_mismatches += 1

@@ -274,3 +274,23 @@ def test_bcf_output_resumes_too(data, reference_runs, tmp_path, monkeypatch):
     shutil.copy(str(reference_runs["vcf.gz"]) + ".tsv", str(out) + ".tsv.partial")
     assert run_main(_args(data, out, "--resume")) == 0
     assert out.read_bytes() == full.read_bytes()
+
+
+def test_a_second_signal_stops_at_once_and_the_partial_still_resumes(data, reference_runs, tmp_path):
+    """SIGTERM while a slow network pass is running, then SIGTERM again during the stop: the process
+    ends at once (exit 143), and --resume still writes the uninterrupted bytes."""
+    out = tmp_path / "out.vcf.gz"
+    partial = Path(str(out) + ".partial")
+    proc = subprocess.Popen([sys.executable, str(RUNNER), *_args(data, out)], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "FAULT_SLEEP": "0.4"})
+    deadline = time.monotonic() + 120
+    while not (partial.exists() and partial.stat().st_size > 2000) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and "again: stopped at once" in err, err
+    proc = _run(_args(data, out, "--resume"))
+    assert proc.returncode == 0, proc.stderr
+    _same(out, reference_runs["vcf.gz"])

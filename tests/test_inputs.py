@@ -333,3 +333,62 @@ def test_fasta_without_index_in_a_read_only_folder(genome, fake, base_rows, tmp_
     code, rows, _ = score(genome, tmp_path / "in.vcf", tmp_path, "-r", ro / "ref.fa")
     assert code == 0 and len(rows) == len(base_rows)
     assert sorted(os.listdir(ro)) == ["ref.fa"]  # nothing written beside it
+
+
+def _caplog_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_wrong_build_is_warned_once_and_in_the_summary(genome, fake, tmp_path, caplog):
+    """A VCF whose REF alleles mostly differ from the FASTA (another build): one warning as soon as 20
+    of the first 200 records checked mismatch, naming the fraction, the first record and the cause;
+    the summary repeats it; a record in no gene with a wrong REF says ref_mismatch, not no_gene."""
+    import logging
+
+    _, seqs = genome
+    rng = random.Random(5)
+    rows = []
+    for i, pos in enumerate(range(3000, 25000, 90)):
+        real = seqs["chr1"][pos - 1]
+        ref = real if i % 4 == 0 else rng.choice([b for b in "ACGT" if b != real])
+        rows.append(rec(seqs, "chr1", pos, ref=ref, alt="A" if ref != "A" else "C"))
+    (tmp_path / "hg19.vcf").write_text(PRE + HEADER + "".join(rows))
+    caplog.set_level(logging.INFO, logger="splicescore")
+    code, out, _ = score(genome, tmp_path / "hg19.vcf", tmp_path)
+    assert code == 0
+    reasons = _accounted(rows, out)
+    warnings = [w for w in _caplog_warnings(caplog) if "different builds" in w]
+    assert len(warnings) == 1, warnings
+    assert "in 20 of the first" in warnings[0] and "first at record 2 (chr1:3090" in warnings[0]
+    summary = [r.getMessage() for r in caplog.records if r.getMessage().startswith("splicescore: ")
+               and "records," in r.getMessage()]
+    assert summary and "REF differs from the FASTA in" in summary[-1] and "different builds" in summary[-1]
+    for row, (key, reason) in zip(rows, reasons.items()):
+        pos = int(row.split("\t")[1])
+        wrong = row.split("\t")[3] != seqs["chr1"][pos - 1]
+        assert (reason == "ref_mismatch") == wrong, (row, reason)  # also outside GA (pos > 20000): not no_gene
+
+
+def test_small_wrong_build_and_contigs_nowhere(genome, fake, tmp_path, caplog):
+    import logging
+
+    d, seqs = genome
+    caplog.set_level(logging.INFO, logger="splicescore")
+    rows = [rec(seqs, "chr1", p, ref="G" if seqs["chr1"][p - 1] != "G" else "T") for p in (7000, 7100, 7200)]
+    (tmp_path / "few.vcf").write_text(PRE + HEADER + "".join(rows) + rec(seqs, "chr1", 7300))
+    assert score(genome, tmp_path / "few.vcf", tmp_path)[0] == 0
+    assert any("in 3 of the first 4 records checked (75 %)" in w for w in _caplog_warnings(caplog))
+    caplog.clear()
+    # the header names contigs of the FASTA, but no record's contig is in it
+    (tmp_path / "elsewhere.vcf").write_text(PRE + HEADER + "chrUn\t100\t.\tA\tC\t.\t.\t.\n")
+    code, out, _ = score(genome, tmp_path / "elsewhere.vcf", tmp_path, name="e.vcf")
+    assert code == 0 and "contig_not_in_fasta" in out[0][7]
+    assert any("no record's contig (chrUn) is in the FASTA" in w for w in _caplog_warnings(caplog))
+    caplog.clear()
+    # every record on a contig the annotation does not have
+    (tmp_path / "chr1only.txt").write_text((d / "genes.txt").read_text().split("GC\t")[0])
+    (tmp_path / "chr2.vcf").write_text(PRE + HEADER + rec(seqs, "chr2", 7000))
+    code = run_main(["vcf", "-i", tmp_path / "chr2.vcf", "-r", d / "ref.fa", "-a", tmp_path / "chr1only.txt",
+                     "-o", tmp_path / "c.vcf"])
+    assert code == 0
+    assert any("no record's contig (chr2) is in the annotation" in w for w in _caplog_warnings(caplog))
