@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> None:
     except SpliceScoreError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"splicescore: error: {exc}", err=True)
+        click.echo(f"splicescore: error: {exc}{getattr(exc, 'note', '')}", err=True)
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         # the reader went away (`| head`): end quietly

@@ -21,7 +21,7 @@ import torch
 
 from splicescore import __version__, signals, weights
 from splicescore.annotation import load_annotation
-from splicescore.errors import InputError, ResumeMismatch, UsageError, WeightsError
+from splicescore.errors import InputError, ResumeMismatch, SpliceScoreError, UsageError, WeightsError
 from splicescore.genome import Reference
 from splicescore.predict import PRECISIONS, clear_stop, predict, request_stop, resolve_device
 from splicescore.scorers.base import SKIP_REASONS, Variant
@@ -273,10 +273,10 @@ def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, compu
 
         plan = lambda chunk, index: _plan(chunk, index, built, cache, refcheck)  # noqa: E731
         run_chunks(_chunks(stream, cfg.chunk_size), first_index, plan, computers, written)
-        with signals.deferred():
+        with signals.deferred():  # the VCF first: a kill between the two leaves a TSV.partial, rewritten by a rerun
+            vout.commit(write_index=cfg.write_index)
             if tsv:
                 tsv.commit()
-            vout.commit(write_index=cfg.write_index)
     except BaseException as exc:
         # a usage error stops before anything is written, except a partial output that does not fit
         # this input: that one may be what the user wanted to resume, so it stays
@@ -284,10 +284,14 @@ def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, compu
         vout.discard(keep_partial=keep)
         if tsv:
             tsv.discard(keep_partial=keep)
+        kept = f"partial output kept in {cfg.output}.partial (rerun with --resume to continue)"
         if isinstance(exc, ResumeMismatch):
-            log.error(f"splicescore: {cfg.output}.partial left as it was")
+            exc.note = f"; {cfg.output}.partial left as it was"
         elif keep and os.path.exists(cfg.output + ".partial"):
-            log.error(f"splicescore: partial output kept in {cfg.output}.partial (rerun with --resume to continue)")
+            if isinstance(exc, SpliceScoreError):
+                exc.note = f"; {kept}"  # the error stays one line
+            else:
+                log.error(f"splicescore: {kept}")
         raise
 
 
