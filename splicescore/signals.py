@@ -61,7 +61,9 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    if threading.current_thread() is not threading.main_thread():
+    """Restore the default handlers, except after a stop signal: then a further one still ends the
+    process at once (while it shuts down) with 128 + the signal."""
+    if threading.current_thread() is not threading.main_thread() or _state["received"] is not None:
         return
     for s in STOP_SIGNALS:
         try:
