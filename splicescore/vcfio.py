@@ -117,7 +117,7 @@ class VcfInput:
         from splicescore.genome import contig_aliases
 
         name = next((a for a in contig_aliases(contig) if a in names), contig)
-        query = name + (":" + span if span else "")
+        query = self._region_query = name + (":" + span if span else "")
         try:
             return self.reader(query)
         except Exception as exc:
@@ -190,8 +190,10 @@ class VcfInput:
                     yield self._stdin.last
 
             return last()
-        if getattr(self, "region", None) or self.header_lines is None:
+        if self.header_lines is None:
             return None
+        if getattr(self, "region", None):
+            return self._region_lines()
 
         def lines():
             with open(self.path, "rb") as probe:
@@ -208,6 +210,29 @@ class VcfInput:
             except (OSError, EOFError, zlib.error) as exc:
                 self._line_no = (self._line_no or self.header_lines) + 1
                 yield b"\0gzip:" + str(exc).encode()
+
+        return lines()
+
+    def _region_lines(self):
+        """The text lines of a --region query (tabix, the same records in the same order)."""
+        import pysam
+
+        query = getattr(self, "_region_query", None)
+        index = next((self.path + e for e in (".tbi", ".csi") if os.path.exists(self.path + e)), None)
+        if query is None or index is None:
+            return None
+        try:
+            tbx = pysam.TabixFile(self.path, index=index, encoding="utf-8")
+            it = tbx.fetch(region=query)
+        except (OSError, ValueError):
+            return None
+
+        def lines():
+            try:
+                for line in it:
+                    yield line.encode().rstrip(b"\r")
+            finally:
+                tbx.close()
 
         return lines()
 

@@ -172,6 +172,12 @@ def test_hundreds_of_samples_pass_through_byte_for_byte(genome, fake, tmp_path, 
     _stdin(monkeypatch, vcf.read_bytes())
     code, _, piped = score(genome, "-", tmp_path, name="piped.vcf.gz")
     assert code == 0 and piped.read_bytes() == out.read_bytes()  # stdin: the same bytes as the file
+    import pysam
+
+    pysam.tabix_compress(str(vcf), str(vcf) + ".gz", force=True)
+    pysam.tabix_index(str(vcf) + ".gz", preset="vcf", force=True)
+    code, region_rows, _ = score(genome, Path(str(vcf) + ".gz"), tmp_path, "--region", "chr1:7050-20000", name="r.vcf")
+    assert code == 0 and region_rows == out_rows[1:]  # --region (tabix): the same lines
 
 
 def test_symbolic_iupac_ref_equals_alt_and_long_info(genome, fake, tmp_path):
