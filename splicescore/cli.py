@@ -111,7 +111,8 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, verbose: int) -> None:
                    "concatenated in order, are the unsharded output.")
 @click.option("--write-index", is_flag=True, help="Index the output (.tbi for .vcf.gz, .csi for .bcf).")
 @click.option("--resume", is_flag=True,
-              help="Continue an interrupted run from OUTPUT.partial: records already written are kept, not rescored.")
+              help="Continue an interrupted or killed run from OUTPUT.partial (and TSV.partial): its complete "
+                   "records are kept, not rescored, an incomplete tail is dropped.")
 @click.option("--cache", default=None, type=click.Path(dir_okay=False),
               help="Score cache (an SQLite file, created when missing): records scored before with the same model, "
                    "weights, options, reference sequence and annotation are taken from it, new ones added. "
@@ -124,6 +125,13 @@ def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, 
     Every input record is written, in order. SpliceAI scores go in INFO/SpliceAI exactly as
     SpliceAI 1.3.1 writes them (ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL);
     alleles that could not be scored are listed in INFO/SPLICESCORE_SKIP as MODEL|ALLELE|REASON.
+
+    \b
+    Crash-safe: the output goes to OUTPUT.partial, complete up to the last finished chunk at
+    every moment; a run killed at any moment (kill -9, SIGTERM, Ctrl-C) and rerun with --resume
+    writes the bytes of an uninterrupted run. SIGINT, SIGTERM and SIGHUP drop the chunk in flight,
+    keep the partial output and exit with 128 + the signal (130, 143, 129); a second signal stops
+    at once. Exit codes: 0 ok, 1 internal error, 2 usage, 3 input file, 4 weights, 5 output.
     """
     from splicescore.pipeline import RunConfig, run_vcf
 
@@ -337,24 +345,26 @@ def main(argv: list[str] | None = None) -> None:
 
     Returns normally (exit code 0) on success; ``run(argv)`` gives the run's statistics instead.
     """
+    from splicescore import signals
+
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    signals.install()  # SIGTERM and SIGHUP stop like Ctrl-C (exit code 128 + signal)
     try:
         result = cli.main(args=argv, prog_name="splicescore", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("splicescore: interrupted", err=True)
-        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        code = signals.exit_code_of(exc)
+        name = {130: "", 143: " (SIGTERM)", 129: " (SIGHUP)"}.get(code, f" (signal {code - 128})")
+        click.echo(f"splicescore: interrupted{name}", err=True)
+        sys.exit(code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except SpliceScoreError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"splicescore: error: {exc}", err=True)
+        click.echo(f"splicescore: error: {exc}{getattr(exc, 'note', '')}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("splicescore: interrupted", err=True)
-        sys.exit(130)
     except BrokenPipeError:
         # the reader went away (`| head`): end quietly
         try:
@@ -369,5 +379,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"splicescore: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
                    err=True)
         sys.exit(1)
+    finally:
+        signals.uninstall()
     if isinstance(result, int):
         sys.exit(result)

@@ -10,7 +10,7 @@ only raises them. Exit codes:
 3     input error: unreadable or malformed VCF, FASTA, annotation or sequence table
 4     model weights missing, corrupt or not importable
 5     output error: the output cannot be written
-130   interrupted (Ctrl-C)
+130   interrupted (Ctrl-C, SIGINT); 143 SIGTERM, 129 SIGHUP: 128 + the signal (the partial output is kept)
 ====  =====================================================================
 """
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pysam
@@ -10,6 +12,11 @@ import pysam
 from splicescore.errors import InputError
 
 _MITO = ("chrM", "MT", "M", "chrMT")
+
+
+def _is_gzip(path: str) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
 
 
 def contig_aliases(name: str) -> list[str]:
@@ -48,9 +55,10 @@ class Reference:
         self.path = str(path)
         if not Path(self.path).is_file():
             raise InputError("reference FASTA not found", self.path)
+        self._index_dir: str | None = None
         try:
-            self._fasta = pysam.FastaFile(self.path)
-        except (OSError, ValueError) as exc:
+            self._fasta = self._open_read_only() or pysam.FastaFile(self.path)
+        except (OSError, ValueError, pysam.utils.SamtoolsError) as exc:
             hint = ""
             if self.path.endswith(".gz"):
                 hint = (
@@ -64,6 +72,21 @@ class Reference:
         self.resolve = ContigResolver(self.lengths)
         self.reads = 0  # FASTA reads so far (see REGION)
         self._check_index()
+
+    def _open_read_only(self):
+        """A FASTA without its index in a folder this process cannot write: build the index in a
+        temporary folder (removed on :meth:`close`) instead of failing."""
+        folder = os.path.dirname(os.path.abspath(self.path))
+        gz = _is_gzip(self.path)
+        missing = not os.path.exists(self.path + ".fai") or (gz and not os.path.exists(self.path + ".gzi"))
+        if not missing or os.access(folder, os.W_OK):
+            return None
+        self._index_dir = tempfile.mkdtemp(prefix="splicescore-fai-")
+        base = os.path.join(self._index_dir, os.path.basename(self.path))
+        args = [self.path, "--fai-idx", base + ".fai"] + (["--gzi-idx", base + ".gzi"] if gz else [])
+        pysam.faidx(*args)
+        return pysam.FastaFile(self.path, filepath_index=base + ".fai",
+                               filepath_index_compressed=base + ".gzi" if gz else None)
 
     def _check_index(self) -> None:
         """A stale or foreign ``.fai`` points outside the sequence: its last base must read as one
@@ -82,6 +105,9 @@ class Reference:
 
     def close(self) -> None:
         self._fasta.close()
+        if self._index_dir is not None:
+            shutil.rmtree(self._index_dir, ignore_errors=True)
+            self._index_dir = None
 
     def __enter__(self):
         return self

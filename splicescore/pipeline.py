@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
-from splicescore import __version__, weights
+from splicescore import __version__, signals, weights
 from splicescore.annotation import load_annotation
-from splicescore.errors import InputError, ResumeMismatch, UsageError, WeightsError
+from splicescore.errors import InputError, ResumeMismatch, SpliceScoreError, UsageError, WeightsError
 from splicescore.genome import Reference
 from splicescore.predict import PRECISIONS, clear_stop, predict, request_stop, resolve_device
 from splicescore.scorers.base import SKIP_REASONS, Variant
@@ -80,6 +80,9 @@ class Statistics:
     cache: str | None = None  # the score cache file, when one was used
     cache_hits: int = 0  # model x record results taken from the cache ...
     cache_misses: int = 0  # ... and computed (then stored)
+    ref_checked: int = 0  # records whose REF was compared with the FASTA (contig found)
+    ref_mismatches: int = 0  # ... and differed from it (counted apart from the skip reasons)
+    warnings: list = field(default_factory=list)  # run-level warnings, repeated in the summary
 
     def summary(self) -> str:
         lines = [f"splicescore: {self.records} records, {self.alleles} ALT alleles in {self.seconds:.1f} s"]
@@ -91,6 +94,9 @@ class Statistics:
             lines.append(f"  {model}: {n} ALTs not scored: {reason}")
         if self.cache:
             lines.append(f"  cache: {self.cache_hits} hits, {self.cache_misses} new ({self.cache})")
+        if self.ref_mismatches:
+            lines.append(f"  REF differs from the FASTA in {self.ref_mismatches} of {self.ref_checked} records checked")
+        lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
 
@@ -116,6 +122,13 @@ class _Annotation:
                         "run `splicescore weights fetch spliceai` or give a GTF/GFF3"
                     )
                 builtin = weights.extra_dir("spliceai", self.cfg.weights_home)
+                if not (builtin / f"{self.cfg.annotation}.txt").is_file():
+                    raise WeightsError(
+                        f"-a {self.cfg.annotation}: the cached SpliceAI weights ({builtin.parent}) were imported "
+                        f"without the package's gene tables ({self.cfg.annotation}.txt); run `splicescore weights "
+                        "fetch spliceai`, or `splicescore weights import spliceai` with the spliceai-1.3.1 wheel "
+                        "(or with grch37.txt/grch38.txt from its spliceai/annotations/), or give a GTF/GFF3 with -a"
+                    )
             self._genes = load_annotation(self.cfg.annotation, self.cfg.transcripts, builtin)
         return self._genes
 
@@ -174,10 +187,13 @@ def run_vcf(cfg: RunConfig) -> Statistics:
             vin.add_info(scorer.info_key, scorer.info_description)
         reasons = "; ".join(f"{k}: {v}" for k, v in SKIP_REASONS.items())
         vin.add_info(SKIP_KEY, f"Alleles splicescore {__version__} did not score, as MODEL|ALLELE|REASON. Reasons: {reasons}")
+        header = vin.reader.raw_header  # before any record is read (htslib adds undeclared contigs then)
         records = iter(vin)
         first = _peek(records, cfg.chunk_size)
         _check_contigs(vin, [r.CHROM for r in first], reference, built)
-        _write_all(cfg, vin, first, records, built, computers, stats, cache)
+        refcheck = RefCheck(reference, stats, built, vin._name)
+        _write_all(cfg, vin, first, records, built, computers, stats, cache, header=header, refcheck=refcheck)
+        refcheck.finish()
     finally:
         if cache is not None:
             cache.close()
@@ -222,11 +238,11 @@ def _peek(records, n: int) -> list:
 
 
 def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, computers, stats: Statistics,
-               cache=None) -> None:
+               cache=None, header: str | None = None, refcheck=None) -> None:
     started = time.perf_counter()
     if cfg.write_index and (cfg.output == "-" or output_type_for(cfg.output, cfg.output_type) not in ("z", "b")):
         raise UsageError("--write-index needs a bgzipped VCF or BCF output file")
-    vout = VcfOutput(cfg.output, vin, cfg.output_type, resume=cfg.resume)
+    vout = VcfOutput(cfg.output, vin, cfg.output_type, resume=cfg.resume, header=header)
     tsv = None
     try:
         done = vout.resumed_records
@@ -237,21 +253,30 @@ def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, compu
             log.info(f"splicescore: resuming after {len(done)} records already in {cfg.output}.partial")
             _skip_done(stream, done, vin)
             stats.records = stats.resumed = len(done)
+        # the partial output matches: only now drop its incomplete tail and continue it
+        vout.begin()
+        if tsv:
+            tsv.begin()
         first_index = stats.records
 
         total = _background_count(vin) if cfg.progress else {}
 
         def written(job: _Job) -> None:
             _finish(job, built, vout, tsv, stats, cache)
+            with signals.deferred():  # the chunk goes on disk whole: TSV rows first, then the records
+                if tsv:
+                    tsv.end_chunk()
+                vout.end_chunk()
             vout.check_reader_alive()
             if cfg.progress:
                 cfg.progress(stats.records, time.perf_counter() - started, total.get("records"), stats.resumed)
 
-        plan = lambda chunk, index: _plan(chunk, index, built, cache)  # noqa: E731
+        plan = lambda chunk, index: _plan(chunk, index, built, cache, refcheck)  # noqa: E731
         run_chunks(_chunks(stream, cfg.chunk_size), first_index, plan, computers, written)
-        vout.commit(write_index=cfg.write_index)
-        if tsv:
-            tsv.commit()
+        with signals.deferred():  # the VCF first: a kill between the two leaves a TSV.partial, rewritten by a rerun
+            vout.commit(write_index=cfg.write_index)
+            if tsv:
+                tsv.commit()
     except BaseException as exc:
         # a usage error stops before anything is written, except a partial output that does not fit
         # this input: that one may be what the user wanted to resume, so it stays
@@ -259,10 +284,14 @@ def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, compu
         vout.discard(keep_partial=keep)
         if tsv:
             tsv.discard(keep_partial=keep)
+        kept = f"partial output kept in {cfg.output}.partial (rerun with --resume to continue)"
         if isinstance(exc, ResumeMismatch):
-            log.error(f"splicescore: {cfg.output}.partial left as it was")
+            exc.note = f"; {cfg.output}.partial left as it was"
         elif keep and os.path.exists(cfg.output + ".partial"):
-            log.error(f"splicescore: partial output kept in {cfg.output}.partial (rerun with --resume to continue)")
+            if isinstance(exc, SpliceScoreError):
+                exc.note = f"; {kept}"  # the error stays one line
+            else:
+                log.error(f"splicescore: {kept}")
         raise
 
 
@@ -358,11 +387,14 @@ class _Job:
     variants: list
     work: list  # _ModelWork per model, in ``built`` order
     started: float = 0.0
+    ref_mismatch: list | None = None  # per record: ref_mismatch, contig_not_in_fasta or None (RefCheck)
 
 
-def _plan(chunk: list, first_index: int, built, cache=None) -> _Job:
-    """Cache lookups and plans of every model for one chunk (reads the reference; main thread)."""
+def _plan(chunk: list, first_index: int, built, cache=None, refcheck=None) -> _Job:
+    """REF check, cache lookups and plans of every model for one chunk (reads the reference; main thread)."""
     job = _Job(chunk, [_variant(rec, first_index + i) for i, rec in enumerate(chunk)], [], time.perf_counter())
+    if refcheck is not None:
+        job.ref_mismatch = refcheck(job.variants)
     for scorer, _ in built:
         keys = [cache.key(scorer, v) for v in job.variants] if cache else [None] * len(chunk)
         stored = [cache.get(k) for k in keys] if cache else [None] * len(chunk)
@@ -468,6 +500,8 @@ def _write_records(job: _Job, per_model, vout: VcfOutput, tsv, stats: Statistics
                 rec.INFO[scorer.info_key] = res.info
             skipped_alts = set()
             for alt, reason in res.skips:
+                if reason in LOCATION_REASONS and job.ref_mismatch and job.ref_mismatch[i]:
+                    reason = job.ref_mismatch[i]  # a REF the FASTA does not have says so, wherever it lies
                 skips.append(f"{scorer.name}|{alt}|{reason}")
                 stats.skipped[(scorer.name, reason)] += 1
                 skipped_alts.add(alt)
@@ -479,3 +513,97 @@ def _write_records(job: _Job, per_model, vout: VcfOutput, tsv, stats: Statistics
         if skips:
             rec.INFO[SKIP_KEY] = ",".join(skips)
         vout.write(rec)
+
+
+#: Skip reasons about where a variant lies; a record whose REF differs from the FASTA gets
+#: ``ref_mismatch`` instead, one whose contig is not in the FASTA ``contig_not_in_fasta`` (its position
+#: is probably not what the VCF meant).
+LOCATION_REASONS = ("no_gene", "no_pas", "no_donor")
+
+
+class RefCheck:
+    """REF against the FASTA for every record, before any model's checks (one place, cheap: the
+    reference is read in large cached regions). Mismatches are counted apart from the skip reasons;
+    when they are more than a small fraction (>= MIN_MISMATCHES of the first WINDOW records checked,
+    or, in a run that checks fewer, >= 10 % and at least 2), one warning names the fraction, the first
+    mismatching record and the likely cause. :meth:`finish` also warns when no record's contig is in
+    the FASTA or in the annotation."""
+
+    WINDOW = 200
+    MIN_MISMATCHES = 20
+
+    def __init__(self, reference: Reference, stats: Statistics, built=(), source: str = "input"):
+        self.reference = reference
+        self.stats = stats
+        self.source = source
+        self.gene_indexes = [(sc.name, sc.genes) for sc, _ in built if getattr(sc, "genes", None) is not None]
+        self.first: str | None = None
+        self.window_mismatches = 0
+        self.warned = False
+        self.records = 0
+        self.in_fasta = 0
+        self.in_annotation = {name: 0 for name, _ in self.gene_indexes}
+        self.contigs: dict[str, None] = {}
+
+    def __call__(self, variants) -> list[str | None]:
+        out = []
+        for v in variants:
+            self.records += 1
+            if len(self.contigs) < 5:
+                self.contigs.setdefault(v.chrom)
+            for name, genes in self.gene_indexes:
+                if genes.resolve(v.chrom):
+                    self.in_annotation[name] += 1
+            contig = self.reference.resolve(v.chrom)
+            if contig is None or not v.ref:
+                out.append("contig_not_in_fasta" if contig is None else None)
+                continue
+            self.in_fasta += 1
+            seq = self.reference.fetch(contig, v.pos1 - 1, v.pos1 - 1 + len(v.ref))
+            bad = seq.upper() != v.ref.upper()
+            out.append("ref_mismatch" if bad else None)
+            self.stats.ref_checked += 1
+            if bad:
+                self.stats.ref_mismatches += 1
+                if self.first is None:
+                    self.first = (f"record {v.index + 1} ({v.chrom}:{v.pos1} REF {_short(v.ref)}, "
+                                  f"FASTA {_short(seq)})")
+            if self.stats.ref_checked <= self.WINDOW:
+                self.window_mismatches += bad
+                if self.window_mismatches >= self.MIN_MISMATCHES:
+                    self._warn()
+        return out
+
+    def _warn(self) -> None:
+        if self.warned:
+            return
+        self.warned = True
+        n, checked = self.window_mismatches, min(self.stats.ref_checked, self.WINDOW)
+        msg = (f"REF differs from the FASTA {self.reference.path} in {n} of the first {checked} records checked "
+               f"({100 * n / checked:.0f} %), first at {self.first} in {self.source}: the VCF and the FASTA are "
+               "probably different builds or contig namings")
+        log.warning(f"splicescore: warning: {msg}")
+        self.stats.warnings.append(msg)
+
+    def finish(self) -> None:
+        checked = self.stats.ref_checked
+        if not self.warned and 0 < checked < self.WINDOW and self.window_mismatches >= max(2, checked / 10):
+            self._warn()
+        if not self.records:
+            return
+        shown = ", ".join(self.contigs)
+        problems = []
+        if not self.in_fasta:
+            problems.append(f"no record's contig ({shown}) is in the FASTA {self.reference.path} "
+                            f"(which has {', '.join(list(self.reference.lengths)[:5])}...)")
+        for name, genes in self.gene_indexes:
+            if self.in_fasta and not self.in_annotation[name]:
+                problems.append(f"no record's contig ({shown}) is in the annotation {genes.source}")
+        for msg in dict.fromkeys(problems):
+            msg += ": the VCF, the FASTA and the annotation probably use different builds or contig namings"
+            log.warning(f"splicescore: warning: {msg}")
+            self.stats.warnings.append(msg)
+
+
+def _short(seq: str, n: int = 12) -> str:
+    return seq if len(seq) <= n else seq[:n] + "..."

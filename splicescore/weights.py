@@ -231,8 +231,17 @@ def load_tensors(name: str, root: Path | None = None) -> dict[str, torch.Tensor]
     if manifest is None or not path.is_file():
         raise WeightsError(f"{name}: weights are not installed. {spec(name).fetch_hint}")
     if sha256_file(path) != manifest.get("tensors_sha256"):
-        raise WeightsError(f"{path}: checksum differs from the manifest; re-import the weights")
-    return load_file(str(path))
+        raise WeightsError(f"{path}: checksum differs from the manifest (a corrupt or changed file); "
+                           f"{_again(name)}")
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error types for a damaged file
+        raise WeightsError(f"{path}: cannot read the cached weights ({exc}); {_again(name)}") from exc
+
+
+def _again(name: str) -> str:
+    how = "fetch" if hasattr(_plugin(name), "download") else "import"
+    return f"run `splicescore weights {how} {name}` again (`weights import/fetch` converts them anew)"
 
 
 def extra_dir(name: str, root: Path | None = None) -> Path:
@@ -242,5 +251,9 @@ def extra_dir(name: str, root: Path | None = None) -> Path:
 def load_network(name: str, root: Path | None = None) -> torch.nn.Module:
     """The model's network with its cached weights, in eval mode."""
     net = _plugin(name).build_network()
-    net.load_state_dict(load_tensors(name, root))
+    try:
+        net.load_state_dict(load_tensors(name, root))
+    except RuntimeError as exc:  # tensors of another shape or name: not this model's converted weights
+        raise WeightsError(f"{model_dir(name, root)}: the cached weights do not fit the {name} network "
+                           f"({str(exc).splitlines()[0]}); {_again(name)}") from exc
     return net.eval()

@@ -123,3 +123,34 @@ def spliceai_ensemble(shared):
 def spliceai_raw(shared):
     """Official windows and per-replica outputs of the golden DEV records (``dev_raw.npz``)."""
     return np.load(shared / "golden" / "spliceai" / "dev_raw.npz")
+
+
+#: GRCh38 chr17 at real coordinates, real sequence over the BRCA1 region (examples/README.md)
+BUNDLED_FASTA = REPO / "examples" / "grch38_chr17_brca1.fa.gz"
+
+
+@pytest.fixture(scope="session")
+def spliceai_home(request):
+    """A weight cache with the official SpliceAI weights and gene tables, on any machine: imported from
+    ``../shared`` when it is there (:func:`weights_home`), otherwise fetched once from PyPI (the
+    spliceai 1.3.1 wheel) into the user's cache (``$SPLICESCORE_HOME`` or the default), as a user's
+    first run does; skipped, with the reason, when neither works."""
+    if shared_dir() is not None:
+        yield request.getfixturevalue("weights_home")
+        return
+    from splicescore import weights
+    from splicescore.errors import WeightsError
+
+    root = weights.home()
+    if not (weights.is_installed("spliceai", root) and (weights.extra_dir("spliceai", root) / "grch38.txt").is_file()):
+        try:
+            weights.fetch_weights("spliceai", root)
+        except (WeightsError, OSError) as exc:
+            pytest.skip(f"no ../shared and the SpliceAI weights could not be fetched from PyPI: {exc}")
+    old = os.environ.get("SPLICESCORE_HOME")
+    os.environ["SPLICESCORE_HOME"] = str(root)
+    yield root
+    if old is None:
+        os.environ.pop("SPLICESCORE_HOME", None)
+    else:
+        os.environ["SPLICESCORE_HOME"] = old

@@ -49,7 +49,7 @@ class FakeSpliceAI(torch.nn.Module):
 
 
 @pytest.fixture
-def fake_net(monkeypatch, weights_home):
+def fake_net(monkeypatch, spliceai_home):
     net = FakeSpliceAI()
     monkeypatch.setattr(weights, "load_network", lambda name, root=None: net)
     return net
@@ -454,26 +454,36 @@ def _cli(args, **kw):
     return subprocess.run([sys.executable, "-m", "splicescore", *map(str, args)], capture_output=True, **kw)
 
 
-def test_stdin_file_and_threads_give_identical_bytes(shared, weights_home, tmp_path):
-    """Real network: a few golden records through stdin and file, 1 and 2 threads."""
-    src = (shared / "golden/spliceai/dev_supp.input.vcf").read_text().splitlines(keepends=True)
-    keep = [l for l in src if l.startswith("#") or l.split("\t")[2] in {"supp03", "supp14", "supp35"}]
+def test_stdin_file_and_threads_give_identical_bytes(spliceai_home, tmp_path):
+    """Real network: a few golden records (without ../shared: bundled example records on the bundled
+    GRCh38 slice) through stdin and file, 1 and 2 threads."""
+    from conftest import BUNDLED_FASTA, shared_dir
+
+    shared = shared_dir()
+    if shared is not None:
+        src = (shared / "golden/spliceai/dev_supp.input.vcf").read_text().splitlines(keepends=True)
+        ids = {"supp03", "supp14", "supp35"}
+        fa = shared / "data/grch38/chr17_brca1_region.fa.gz"
+    else:
+        src = (REPO / "examples" / "brca1_clinvar.vcf").read_text().splitlines(keepends=True)
+        ids = {"182075", "371817", "462649"}
+        fa = BUNDLED_FASTA
+    keep = [l for l in src if l.startswith("#") or l.split("\t")[2] in ids]
     vcf = tmp_path / "in.vcf"
     vcf.write_text("".join(keep))
-    fa = shared / "data/grch38/chr17_brca1_region.fa.gz"
-    env = {**os.environ, "SPLICESCORE_HOME": str(weights_home)}
+    env = {**os.environ, "SPLICESCORE_HOME": str(spliceai_home)}
     a = _cli(["-q", "vcf", "-i", vcf, "-o", "-", "-r", fa, "--threads", "1"], env=env)
     b = _cli(["-q", "vcf", "-i", "-", "-o", "-", "-r", fa, "--threads", "2"], env=env, input=vcf.read_bytes())
     assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
     assert a.stdout == b.stdout and a.stdout.count(b"SpliceAI=") == 3
 
 
-def test_closed_stdout_pipe_ends_quietly(genome, weights_home, tmp_path):
+def test_closed_stdout_pipe_ends_quietly(genome, spliceai_home, tmp_path):
     """`splicescore vcf ... -o - | head -1`: no traceback, no error message."""
     fasta, table, _ = genome
     rows = [("chrUn", p, "A", ["G"]) for p in range(1, 400_000, 2)]  # no gene there: quick skips
     vcf = write_vcf(tmp_path / "in.vcf", rows)
-    env = {**os.environ, "SPLICESCORE_HOME": str(weights_home)}
+    env = {**os.environ, "SPLICESCORE_HOME": str(spliceai_home)}
     cmd = f"{sys.executable} -m splicescore vcf -i {vcf} -o - -r {fasta} -a {table} --device cpu | head -1"
     proc = subprocess.run(["bash", "-c", "set -o pipefail; " + cmd], capture_output=True, env=env, cwd=REPO)
     assert proc.returncode == 0
