@@ -46,8 +46,7 @@ def _vcf_variants(path):
 
 @pytest.mark.parametrize("vcf_in, official, first, distance, mask", [
     ("dev_supp.input.vcf", "dev_supp.D50.M0.official.vcf", None, 50, 0),
-    ("dev_supp.input.vcf", "dev_supp.D50.M1.official.vcf", None, 50, 1),
-    ("dev.input.vcf", "dev_first50.D500.M0.official.vcf", 12, 500, 0),
+    ("dev.input.vcf", "dev_first50.D500.M0.official.vcf", 6, 500, 0),
 ])
 def test_score_many_matches_official(shared, session, tmp_path, vcf_in, official, first, distance, mask):
     """``score_many`` INFO strings = SpliceAI 1.3.1's (designed records: two genes on two strands,
@@ -73,7 +72,7 @@ def test_score_many_matches_official(shared, session, tmp_path, vcf_in, official
 def test_score_vcf_is_the_cli(shared, session, tmp_path):
     """``score_vcf`` writes the bytes ``splicescore vcf`` writes (VCF and TSV), and ``score_many``
     gives each record's INFO/SpliceAI and INFO/SPLICESCORE_SKIP as written there."""
-    inp = shared / "golden" / "spliceai" / "dev_supp.input.vcf"
+    inp = first_records(shared / "golden" / "spliceai" / "dev_supp.input.vcf", tmp_path / "in.vcf", 24)
     cli_out, cli_tsv = tmp_path / "cli.vcf", tmp_path / "cli.tsv"
     assert run_main(["vcf", "-i", inp, "-o", cli_out, "-r", shared / FASTA, "-a", "grch38", "-D", "50", "-M", "1",
                      "--tsv", cli_tsv]) == 0
@@ -84,6 +83,10 @@ def test_score_vcf_is_the_cli(shared, session, tmp_path):
     assert stats.records == len(records(inp))
 
     got = session.score_many(_vcf_variants(inp), mask=True)
+    official = records(shared / "golden" / "spliceai" / "dev_supp.D50.M1.official.vcf")[:24]
+    fields, flips, bad = compare([(r.chrom, str(r.pos), r.ref, ",".join(r.alts), r.info["spliceai"]) for r in got],
+                                 official, {})
+    assert not bad and not flips and fields > 0
     for line, r in zip([l for l in cli_out.read_text().splitlines() if not l.startswith("#")], got):
         info = dict(kv.split("=", 1) for kv in line.split("\t")[7].split(";") if "=" in kv)
         assert r.info["spliceai"] == info.get("SpliceAI")
