@@ -368,6 +368,9 @@ class Session:
         if bad:
             raise TypeError(f"unknown option(s): {', '.join(sorted(bad))} (known: {', '.join(SCORER_OPTIONS)})")
         changes = {k: v for k, v in options.items() if v is not None}
+        for flag in ("pad_ends", "pangolin_mask", "sptransformer_flags"):  # 1 and True: one cache key
+            if flag in changes:
+                changes[flag] = bool(changes[flag])
         if distance is not None:
             _check_distance(distance)
             changes["distance"] = int(distance)
