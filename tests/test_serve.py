@@ -191,6 +191,8 @@ BAD = [
     ("/score/?variant=chr17-43045795-C-T&models=", '"models" is empty'),
     ("/tracks/?variant=chr17-43045795-C-T&model=hal", "tracks are drawn for"),
     ("/tracks/?variant=chr17-43045795-C-T&format=exe", "svg or json"),
+    ("/tracks/?variant=chr17-43300000-C-T&model=spliceai", "no annotated gene at the variant"),
+    ("/tracks/?variant=chr17-43045795-C-T&model=spliceai&gene=NOPE", "not a gene at the variant"),
 ]
 
 
@@ -199,6 +201,7 @@ def test_bad_requests_are_400(server, path, reason):
     status, body, ctype = get(server, path)
     assert status == 400 and ctype.startswith("application/json"), (status, body)
     assert reason in body["error"] and "\n" not in body["error"] and "Traceback" not in body["error"]
+    assert "/tmp" not in body["error"] and "splicescore_home" not in body["error"]  # no server paths
 
 
 @pytest.mark.parametrize("path, data, headers, status", [
@@ -207,6 +210,8 @@ def test_bad_requests_are_400(server, path, reason):
     ("/spliceai/", b"not json", {"content-type": "application/json"}, 400),
     ("/spliceai/", b"[1, 2]", {"content-type": "application/json"}, 400),
     ("/spliceai/", b'{"variant": 17}', {"content-type": "application/json"}, 400),
+    ("/spliceai/", b"[" * 5000 + b"]" * 5000, {"content-type": "application/json"}, 400),
+    ("/spliceai/", b"\xff\xfe", {"content-type": "application/json"}, 400),
     ("/nothing/here", None, {}, 404),
     ("/etc/passwd", None, {}, 404),
 ])

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from splicescore.api import Session, VariantError, parse_variant
-from splicescore.errors import UsageError
+from splicescore.errors import InputError, UsageError
 
 log = logging.getLogger("splicescore.serve")
 
@@ -166,6 +166,8 @@ class Worker:
                 j.future.set_result(figure_bytes(genes, "svg"))
             else:
                 j.future.set_result(genes)
+        except InputError as exc:  # plot's skip errors (no gene, ...): about the variant, not the server
+            j.future.set_exception(BadRequest(str(exc).split(" (annotation ")[0]))  # no server paths
         except Exception as exc:
             j.future.set_exception(exc)
 
@@ -374,7 +376,7 @@ def create_app(session: Session, hg: str = "38", queue_size: int = 256, start_wo
                 else:
                     try:
                         doc = json.loads(body)
-                    except ValueError:
+                    except (ValueError, RecursionError):  # RecursionError: deeply nested arrays
                         raise BadRequest("the request body is not JSON (or a form)") from None
                     if not isinstance(doc, dict):
                         raise BadRequest("the JSON body must be an object of parameters")
