@@ -98,6 +98,10 @@ def test_models_load_once(shared, home, monkeypatch):
     import splicescore.annotation
     import splicescore.pipeline
 
+    import splicescore.predict
+    from conftest import _MEMO
+
+    monkeypatch.setattr(splicescore.predict, "predict", _MEMO)  # tracks' windows, shared with test_tracks_are_the_plot
     loads, annotations = [], []
     real_load, real_annotation = weights.load_network, splicescore.pipeline.load_annotation
     monkeypatch.setattr(weights, "load_network", lambda *a, **k: loads.append(a) or real_load(*a, **k))
@@ -108,7 +112,7 @@ def test_models_load_once(shared, home, monkeypatch):
         first = s.score(DEL)
         again = s.score(DEL)
         d10 = s.score(DEL, distance=10, mask=True)
-        s.tracks(DEL, distance=10)
+        s.tracks(DEL, distance=50)
         assert len(loads) == 1 and len(annotations) == 1
     assert first.info == again.info
     assert first.info["spliceai"].startswith("C|BRCA1|0.98|")
@@ -131,7 +135,7 @@ def test_tracks_are_the_plot(shared, session, monkeypatch):
     """``tracks`` are ``splicescore plot``'s tracks; their extremes are the scores of ``score``."""
     import splicescore.predict
     from conftest import _MEMO
-    from splicescore.plot import compute_tracks, figure_bytes
+    from splicescore.plot import compute_tracks
 
     monkeypatch.setenv("SPLICESCORE_HOME", str(session.config.weights_home))
     monkeypatch.setattr(splicescore.predict, "predict", _MEMO)  # each window through the network once
@@ -144,7 +148,7 @@ def test_tracks_are_the_plot(shared, session, monkeypatch):
     acc = gt.tracks[0]
     assert float(acc.delta.max()) == pytest.approx(ds["DS_AG"], abs=1e-6)
     assert int(gt.positions1[int(np.argmax(acc.delta))]) - gt.pos1 == ds["DP_AG"]
-    svg = figure_bytes([gt], "svg")
+    svg = session.figure(DEL)  # the windows come from the memo
     assert svg.lstrip().startswith(b"<?xml") and b"<svg" in svg
 
 
