@@ -262,6 +262,8 @@ def serve_cmd(reference, annotation, hg, host, port, cache, models, device, tran
     session = Session(reference=reference, annotation=annotation, models=names, device=device, cache=cache,
                       transcripts=transcripts, threads=threads)
     notice(f"splicescore: serving hg{hg} with {', '.join(session.models)} on http://{host}:{port}/")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning(f"splicescore: warning: --host {host} lets other machines query this server (no authentication)")
     try:
         serve(session, hg, host, port, queue_size)
     finally:

@@ -289,6 +289,19 @@ def test_serve_help():
     assert run_main(["serve", "--help"]) == 0
 
 
+def test_serve_command_builds_the_session(shared, home, monkeypatch):
+    """``splicescore serve`` loads the models it is given once and hands the session to the server."""
+    import splicescore.serve
+
+    calls = []
+    monkeypatch.setenv("SPLICESCORE_HOME", str(home))
+    monkeypatch.setattr(splicescore.serve, "serve", lambda session, *a: calls.append((session.models, a)))
+    assert run_main(["serve", "-r", shared / FASTA, "-a", "grch38", "--models", "spliceai", "--port", "18999",
+                     "--device", "cpu"]) == 0
+    assert calls == [(("spliceai",), ("38", "127.0.0.1", 18999, 256))]
+    assert run_main(["serve", "-r", shared / FASTA, "--hg", "19"]) == 2  # --hg is 37 or 38
+
+
 # --------------------------------------------------------------------------- the page in a browser
 
 
