@@ -30,7 +30,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from splicescore.errors import UsageError
 from splicescore.scorers.base import SKIP_REASONS, RecordResult, Variant
