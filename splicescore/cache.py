@@ -185,16 +185,19 @@ class ScoreCache:
         :func:`scoring_settings` of the run (part of every key).
     weights_home : Path, optional
         The weight cache whose manifests give the weights' checksums.
+    check_same_thread : bool
+        ``False`` lets other threads use the file (the caller serialises them: ``api.Session`` holds a lock).
     """
 
-    def __init__(self, path: str, settings: dict | None = None, weights_home=None):
+    def __init__(self, path: str, settings: dict | None = None, weights_home=None, check_same_thread: bool = True):
         self.path = str(path)
         self.settings = settings or {}
         self.weights_home = weights_home
         self._weights: dict[str, str] = {}
         self._pending: dict[str, str] = {}
         try:
-            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None,
+                                       check_same_thread=check_same_thread)
         except sqlite3.Error as exc:
             raise OutputError(f"{self.path}: cannot open the score cache ({exc})") from exc
         try:

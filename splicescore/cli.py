@@ -224,6 +224,60 @@ def plot_cmd(variant, reference, annotation, model, distance, output, gene, devi
     notice(f"splicescore: wrote {output}")
 
 
+@cli.command("serve", epilog="""
+\b
+Examples:
+  splicescore serve -r GRCh38.fa -a grch38 --models spliceai,pangolin --cache lookup.sqlite
+  curl 'http://127.0.0.1:8080/spliceai/?hg=38&variant=chr17-43045795-C-T&distance=50&mask=0'
+  curl 'http://127.0.0.1:8080/score/?variant=chr17:43045795:C:T&models=spliceai,pangolin'
+""")
+@click.option("-r", "--reference", required=True, type=click.Path(dir_okay=False),
+              help="Reference FASTA (plain, or bgzipped with .fai/.gzi) of the build served.")
+@click.option("-a", "--annotation", default="grch38", show_default=True,
+              help="grch37 / grch38 (SpliceAI's GENCODE V24 tables), a SpliceAI-format gene table, or a GTF/GFF3(.gz).")
+@click.option("--hg", default="38", show_default=True, type=click.Choice(["37", "38"]),
+              help="The build of -r; requests for another hg are refused (400).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--cache", default=None, type=click.Path(dir_okay=False),
+              help="Score cache (SQLite file, as `vcf --cache`): results survive restarts and are shared with `vcf` runs.")
+@click.option("-m", "--models", default="auto", show_default=True,
+              help="Models to load, comma-separated; auto: every model whose weights are installed (at least spliceai).")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--transcripts", default="auto", show_default=True,
+              help="GTF/GFF3 only: auto, longest, or a file of transcript IDs (as `vcf`).")
+@click.option("--queue-size", default=256, show_default=True, type=click.IntRange(1),
+              help="Requests waiting for the scoring worker; more get 503 (retry later).")
+@click.option("--threads", default=None, type=click.IntRange(1), help="CPU threads for inference [default: torch's].")
+def serve_cmd(reference, annotation, hg, host, port, cache, models, device, transcripts, queue_size, threads):
+    """A local lookup service: JSON API in SpliceAI-lookup's query shape and a web page.
+
+    \b
+    /spliceai/ and /pangolin/ take SpliceAI-lookup's parameters (variant, hg, distance,
+    mask) and answer its JSON fields; /score/?models=... any loaded model with `vcf`'s
+    options; /tracks/ the per-position outputs (SVG figure or JSON); / the web page.
+    Models load once; requests never name files. Needs: pip install 'splicescore[serve]'.
+    """
+    from splicescore import weights
+    from splicescore.api import Session
+    from splicescore.models import available
+    from splicescore.serve import serve
+
+    if models == "auto":
+        names = [m for m in available() if weights.is_installed(m)] or ["spliceai"]
+    else:
+        names = [m.strip().lower() for m in models.split(",") if m.strip()]
+    session = Session(reference=reference, annotation=annotation, models=names, device=device, cache=cache,
+                      transcripts=transcripts, threads=threads)
+    notice(f"splicescore: serving hg{hg} with {', '.join(session.models)} on http://{host}:{port}/")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning(f"splicescore: warning: --host {host} lets other machines query this server (no authentication)")
+    try:
+        serve(session, hg, host, port, queue_size)
+    finally:
+        session.close()
+
+
 def _parse_shard(text: str | None) -> tuple[int, int] | None:
     if text is None:
         return None

@@ -133,13 +133,16 @@ class _Annotation:
         return self._genes
 
 
-def build_models(cfg: RunConfig, reference: Reference, device: torch.device):
-    """(scorer, network) per model, networks on ``device`` with their cached weights."""
+def build_models(cfg: RunConfig, reference: Reference, device: torch.device, annotation=None):
+    """(scorer, network) per model, networks on ``device`` with their cached weights.
+
+    ``annotation`` (a ``_Annotation`` of ``cfg``) lets a caller that builds scorers again for other
+    options (:class:`splicescore.api.Session`) keep one loaded annotation."""
     from splicescore import models
 
     if not cfg.models:
         raise UsageError("no model given (--model)")
-    annotation = _Annotation(cfg)
+    annotation = annotation or _Annotation(cfg)
     built = []
     for name in dict.fromkeys(cfg.models):
         plugin = models.get(name)
@@ -155,11 +158,26 @@ def build_models(cfg: RunConfig, reference: Reference, device: torch.device):
     return built
 
 
-def run_vcf(cfg: RunConfig) -> Statistics:
-    """Score every record of ``cfg.input`` and write ``cfg.output`` (and ``cfg.tsv``)."""
+@dataclass
+class Loaded:
+    """What :func:`run_vcf` otherwise loads itself: the open reference, the (scorer, network) pairs
+    of :func:`build_models` for ``cfg``'s options and one computer (:func:`_computer`) per device.
+    A :class:`splicescore.api.Session` keeps one and passes it to every run; it stays open."""
+
+    reference: Reference
+    built: list
+    computers: list
+    device: torch.device
+
+
+def run_vcf(cfg: RunConfig, loaded: Loaded | None = None) -> Statistics:
+    """Score every record of ``cfg.input`` and write ``cfg.output`` (and ``cfg.tsv``).
+
+    ``loaded``: reference and networks loaded before (by a :class:`splicescore.api.Session`),
+    used instead of loading them for this run; the caller closes them."""
     started = time.perf_counter()
     stats = Statistics()
-    devices = _devices(cfg)
+    devices = _devices(cfg) if loaded is None else [loaded.device]
     device = devices[0]
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -167,7 +185,7 @@ def run_vcf(cfg: RunConfig) -> Statistics:
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
 
-    reference = Reference(cfg.reference)
+    reference = Reference(cfg.reference) if loaded is None else loaded.reference
     vin = cache = None
     try:
         if cfg.cache:
@@ -175,8 +193,11 @@ def run_vcf(cfg: RunConfig) -> Statistics:
 
             cache = ScoreCache(cfg.cache, scoring_settings(cfg, device.type), cfg.weights_home)
             stats.cache = cfg.cache
-        built = build_models(cfg, reference, device)
-        computers = [_computer(cfg, [sc for sc, _ in built], [net for _, net in built], device)]
+        if loaded is not None:
+            built, computers = loaded.built, loaded.computers
+        else:
+            built = build_models(cfg, reference, device)
+            computers = [_computer(cfg, [sc for sc, _ in built], [net for _, net in built], device)]
         for extra in devices[1:]:  # the same networks on every further device
             nets = [weights.load_network(sc.name, cfg.weights_home).to(extra) for sc, _ in built]
             computers.append(_computer(cfg, [sc for sc, _ in built], nets, extra))
@@ -199,7 +220,8 @@ def run_vcf(cfg: RunConfig) -> Statistics:
             cache.close()
         if vin is not None:
             vin.close()
-        reference.close()
+        if loaded is None:
+            reference.close()
     stats.seconds = time.perf_counter() - started
     return stats
 
@@ -458,6 +480,21 @@ def run_chunks(chunks, first_index: int, plan, computers: list, written) -> None
 
 def _finish(job: _Job, built, vout: VcfOutput, tsv, stats: Statistics, cache=None) -> None:
     """Finish every model's results for one computed chunk, write its records, store new results."""
+    per_model, fresh = finish_results(job, built, stats, cache)
+    _write_records(job, per_model, vout, tsv, stats)
+    if cache:
+        for key, result in fresh:
+            cache.put(key, result)
+        cache.commit()
+    hits = f" (cache: {len(job.chunk) * len(built) - len(fresh)} hits, {len(fresh)} new)" if cache else ""
+    log.info(f"splicescore: records {job.variants[0].index + 1}-{job.variants[-1].index + 1} in "
+             f"{time.perf_counter() - job.started:.2f} s{hits}")
+
+
+def finish_results(job: _Job, built, stats: Statistics, cache=None) -> tuple[list, list]:
+    """Every model's :class:`~splicescore.scorers.base.RecordResult` for the records of one computed
+    chunk: ``([(scorer, results in record order)] per model, [(cache key, result)] computed here)``.
+    Writes nothing (:func:`_finish` writes the records; :mod:`splicescore.api` returns them)."""
     per_model = []
     fresh = []  # (key, result) of the results computed here, for the cache
     for (scorer, _), w in zip(built, job.work):
@@ -478,14 +515,7 @@ def _finish(job: _Job, built, vout: VcfOutput, tsv, stats: Statistics, cache=Non
             log.debug(f"splicescore: {scorer.name}: {len(job.variants) - len(w.todo)} cached, {len(w.todo)} scored "
                       f"({len(w.inputs)} windows)")
         per_model.append((scorer, results))
-    _write_records(job, per_model, vout, tsv, stats)
-    if cache:
-        for key, result in fresh:
-            cache.put(key, result)
-        cache.commit()
-    hits = f" (cache: {len(job.chunk) * len(built) - len(fresh)} hits, {len(fresh)} new)" if cache else ""
-    log.info(f"splicescore: records {job.variants[0].index + 1}-{job.variants[-1].index + 1} in "
-             f"{time.perf_counter() - job.started:.2f} s{hits}")
+    return per_model, fresh
 
 
 def _write_records(job: _Job, per_model, vout: VcfOutput, tsv, stats: Statistics) -> None:

@@ -359,7 +359,7 @@ def compute_tracks(variant: Variant, model: str, reference: str, annotation: str
 
     from splicescore.genome import Reference
     from splicescore.pipeline import RunConfig, build_models
-    from splicescore.predict import predict, resolve_device
+    from splicescore.predict import resolve_device
 
     if model not in PLOT_MODELS:
         raise _unknown_model(model)
@@ -370,26 +370,41 @@ def compute_tracks(variant: Variant, model: str, reference: str, annotation: str
     torch.backends.cuda.matmul.allow_tf32 = False
     ref = Reference(reference)
     try:
-        contig = ref.resolve(variant.chrom)
-        if contig is None:
-            shown = ", ".join(list(ref.lengths)[:5]) + ("..." if len(ref.lengths) > 5 else "")
-            raise skip_error(model, variant, "contig_not_in_fasta", f" ({reference} has {shown})")
-        end1 = variant.pos1 + len(variant.ref) - 1
-        seq, reason = read_and_check(ref, contig, variant, variant.pos1, end1, len(variant.ref), True)
-        if reason is not None:
-            raise skip_error(model, variant, reason, f" (the FASTA has {seq} at {contig}:{variant.pos1})")
+        check_variant(ref, variant, model)
         cfg = RunConfig(input="-", output="-", reference=reference, annotation=annotation, models=(model,),
                         distance=distance, device=device, weights_home=weights_home)
         [(scorer, net)] = build_models(cfg, ref, dev)
-        plan = scorer.plan(variant)
-        for _, reason in plan.skips:
-            detail = f" (annotation {scorer.genes.source})" if reason == "no_gene" else ""
-            raise skip_error(model, variant, reason, detail)
-        jobs = select_genes(plan_jobs(model, variant, plan.state), gene)
-        wanted = sorted({i for j in jobs for i in (j.ref_input, j.alt_input)})
-        outputs = dict(zip(wanted, predict(net, [plan.inputs[i] for i in wanted], device=dev)))
+        return tracks_from(scorer, net, variant, model, distance, gene, dev)
     finally:
         ref.close()
+
+
+def check_variant(ref, variant: Variant, model: str) -> None:
+    """Raise the :func:`skip_error` for a contig missing from the open FASTA ``ref`` or a REF that
+    differs from it."""
+    contig = ref.resolve(variant.chrom)
+    if contig is None:
+        shown = ", ".join(list(ref.lengths)[:5]) + ("..." if len(ref.lengths) > 5 else "")
+        raise skip_error(model, variant, "contig_not_in_fasta", f" ({ref.path} has {shown})")
+    end1 = variant.pos1 + len(variant.ref) - 1
+    seq, reason = read_and_check(ref, contig, variant, variant.pos1, end1, len(variant.ref), True)
+    if reason is not None:
+        raise skip_error(model, variant, reason, f" (the FASTA has {seq} at {contig}:{variant.pos1})")
+
+
+def tracks_from(scorer, net, variant: Variant, model: str, distance: int, gene: str | None, device
+                ) -> list[GeneTracks]:
+    """:func:`compute_tracks` with the model's scorer (built for ``distance``) and network already
+    loaded (:class:`splicescore.api.Session` keeps them); the variant was checked (:func:`check_variant`)."""
+    from splicescore.predict import predict
+
+    plan = scorer.plan(variant)
+    for _, reason in plan.skips:
+        detail = f" (annotation {scorer.genes.source})" if reason == "no_gene" else ""
+        raise skip_error(model, variant, reason, detail)
+    jobs = select_genes(plan_jobs(model, variant, plan.state), gene)
+    wanted = sorted({i for j in jobs for i in (j.ref_input, j.alt_input)})
+    outputs = dict(zip(wanted, predict(net, [plan.inputs[i] for i in wanted], device=device)))
     return [gene_tracks(model, variant, j, outputs, distance) for j in jobs]
 
 
@@ -482,20 +497,8 @@ def draw_figure(genes: Sequence[GeneTracks], path: str, dpi: int = 150) -> None:
     UsageError
         Unknown extension; OutputError: the file cannot be written.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     fmt = figure_format(path)
-    if not genes:
-        raise UsageError("nothing to plot")
-    rows = max(_panel_rows(g) for g in genes)
-    fig = Figure(figsize=(6.5 * len(genes), 1.7 * rows + 0.9), layout="constrained")
-    FigureCanvasAgg(fig)
-    grid = fig.add_gridspec(rows, len(genes))
-    for column, gt in enumerate(genes):
-        _draw_gene(fig, grid, column, gt)
-    first = genes[0]
-    fig.suptitle(f"{first.model}  {first.label}", fontsize=10)
+    fig = _figure(genes)
     tmp = f"{path}.partial"
     try:
         fig.savefig(tmp, format=fmt, dpi=dpi)
@@ -506,3 +509,31 @@ def draw_figure(genes: Sequence[GeneTracks], path: str, dpi: int = 150) -> None:
         except OSError:
             pass
         raise OutputError(f"{path}: cannot write the figure ({exc.strerror or exc})") from exc
+
+
+def _figure(genes: Sequence[GeneTracks]):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not genes:
+        raise UsageError("nothing to plot")
+    rows = max(_panel_rows(g) for g in genes)
+    fig = Figure(figsize=(6.5 * len(genes), 1.7 * rows + 0.9), layout="constrained")
+    FigureCanvasAgg(fig)
+    grid = fig.add_gridspec(rows, len(genes))
+    for column, gt in enumerate(genes):
+        _draw_gene(fig, grid, column, gt)
+    first = genes[0]
+    fig.suptitle(f"{first.model}  {first.label}", fontsize=10)
+    return fig
+
+
+def figure_bytes(genes: Sequence[GeneTracks], fmt: str = "svg", dpi: int = 150) -> bytes:
+    """The :func:`draw_figure` figure as bytes (``svg``, ``png`` or ``pdf``), written nowhere."""
+    import io
+
+    if fmt not in FORMATS.values():
+        raise UsageError(f"figure format {fmt!r}: one of {', '.join(FORMATS.values())}")
+    buf = io.BytesIO()
+    _figure(genes).savefig(buf, format=fmt, dpi=dpi)
+    return buf.getvalue()

@@ -73,6 +73,18 @@ def read_pairs(path: str) -> tuple[list[str], list[dict]]:
     return header, rows
 
 
+def score_rows(plugin, net, rows: list[dict], cfg: SeqsConfig, device) -> list[dict]:
+    """``{"id": ..., **scores}`` per pair of ``rows`` (dicts with ``id``, ``ref``, ``alt``, ``_line``
+    and model columns), in chunks of ``4 * batch_size`` through the plugin's ``score_sequences``."""
+    out_rows = []
+    step = max(cfg.batch_size, 1) * 4
+    for i in range(0, len(rows), step):
+        chunk = rows[i : i + step]
+        for row, scores in zip(chunk, plugin.score_sequences(net, chunk, cfg, device)):
+            out_rows.append({"id": row["id"], **scores})
+    return out_rows
+
+
 def run_seqs(cfg: SeqsConfig) -> SeqsStatistics:
     from splicescore import models, weights
 
@@ -91,11 +103,7 @@ def run_seqs(cfg: SeqsConfig) -> SeqsStatistics:
     if not weights.is_verified(cfg.model, cfg.weights_home):
         log.warning(weights.UNVERIFIED_WARNING.format(name=cfg.model))
     net = weights.load_network(cfg.model, cfg.weights_home).to(device)
-    out_rows = []
-    for i in range(0, len(rows), max(cfg.batch_size, 1) * 4):
-        chunk = rows[i : i + max(cfg.batch_size, 1) * 4]
-        for row, scores in zip(chunk, plugin.score_sequences(net, chunk, cfg, device)):
-            out_rows.append({"id": row["id"], **scores})
+    out_rows = score_rows(plugin, net, rows, cfg, device)
     columns = list(dict.fromkeys(k for r in out_rows for k in r if k != "id"))
     out = TsvOutput(cfg.output, columns, base=("id",))
     try:
