@@ -85,6 +85,8 @@ def scoring_settings(cfg, device_type: str) -> dict:
         "mask": cfg.mask,
         "pad_ends": cfg.pad_ends,
         "transcripts": cfg.transcripts,
+        "transcript_types": list(cfg.transcript_types) if cfg.transcript_types else None,
+        "all_nonzero": cfg.all_nonzero,
         "pangolin_mask": cfg.pangolin_mask,
         "pangolin_cutoff": cfg.pangolin_cutoff,
         "hal_ref_psi": cfg.hal_ref_psi,

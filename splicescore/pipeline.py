@@ -49,6 +49,8 @@ class RunConfig:
     output_type: str | None = None
     pad_ends: bool = False
     transcripts: str = "auto"
+    transcript_types: tuple[str, ...] | None = None  # --transcript-types (default for `all`: protein_coding, lncRNA)
+    all_nonzero: bool = False  # TSV: every position with |delta| >= 0.01 as pos:delta lists (SpliceAI)
     resume: bool = False
     region: str | None = None
     shard: tuple[int, int] | None = None  # (i, n), 1-based
@@ -116,7 +118,9 @@ class _Annotation:
                         "run `splicescore weights fetch spliceai` or give a GTF/GFF3"
                     )
                 builtin = weights.extra_dir("spliceai", self.cfg.weights_home)
-            self._genes = load_annotation(self.cfg.annotation, self.cfg.transcripts, builtin)
+            self._genes = load_annotation(self.cfg.annotation, self.cfg.transcripts, builtin,
+                                          types=self.cfg.transcript_types, root=self.cfg.weights_home,
+                                          log=log.warning)
         return self._genes
 
 
