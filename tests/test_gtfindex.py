@@ -300,3 +300,48 @@ def test_line_by_line_fallback_builds_the_same_arrays(tmp_path, gencode_like, na
         assert fast.keys() == slow.keys()
         for k in fast:
             assert np.array_equal(fast[k], slow[k]), (p, k)
+
+
+# -- --transcripts modes ------------------------------------------------------------------------------
+
+def _by_gene(index):
+    out = {}
+    for t in index.transcripts:
+        out.setdefault(t.gene, []).append(t)
+    return out
+
+
+def test_transcript_modes(gencode_like):
+    from splicescore.annotation import read_gtf_lines
+
+    rows = read_gtf_lines(gencode_like)
+    tags = {r["tid"]: r["flags"] for r in rows}
+    ttype = {r["tid"]: r["ttype"] for r in rows}
+    auto = {t.gene: t for t in load_gtf(gencode_like).transcripts}
+    mane = load_gtf(gencode_like, "mane")
+    assert {t.transcript_id for t in mane.transcripts} == {
+        r["tid"] for r in rows if r["flags"] & (gtfindex.MANE_SELECT | gtfindex.MANE_PLUS_CLINICAL)}
+    assert {t.priority for t in mane.transcripts} == {"MS", "MP"}
+    canonical = load_gtf(gencode_like, "canonical")
+    assert {t.transcript_id for t in canonical.transcripts} == {r["tid"] for r in rows if r["flags"] & gtfindex.CANONICAL}
+    basic = load_gtf(gencode_like, "basic")
+    assert {t.transcript_id for t in basic.transcripts} == {r["tid"] for r in rows if r["flags"] & gtfindex.BASIC}
+    every = load_gtf(gencode_like, "all")
+    assert {t.transcript_id for t in every.transcripts} == {
+        r["tid"] for r in rows if r["ttype"] in ("protein_coding", "lncRNA")}
+    assert {t.transcript_type for t in every.transcripts} == {"protein_coding", "lncRNA"}
+    anytype = load_gtf(gencode_like, "all", ("processed_pseudogene", "retained_intron"))
+    assert {t.transcript_type for t in anytype.transcripts} == {"processed_pseudogene", "retained_intron"}
+    with pytest.raises(InputError, match="no transcript of the annotation is kept"):
+        load_gtf(gencode_like, "all", ("no_such_type",))
+    for gene, txs in _by_gene(every).items():
+        # rank 0 first, then 1, 2...; the top one is what auto picks (MANE Select / canonical / longest)
+        assert [t.rank for t in txs] == list(range(len(txs)))
+        assert txs[0].transcript_id == auto[gene].transcript_id
+        assert len({t.order for t in txs}) == 1 and txs[0].order == auto[gene].order
+        codes = ["MS" if tags[t.transcript_id] & 1 else "MP" if tags[t.transcript_id] & 2 else
+                 "C" if tags[t.transcript_id] & 4 else "N" for t in txs]
+        assert [t.priority for t in txs] == codes
+        assert all(ttype[t.transcript_id] == t.transcript_type for t in txs)
+    # genes keep the order of the one-per-gene output
+    assert list(dict.fromkeys(t.gene for t in every.transcripts)) == [g for g in auto if g in _by_gene(every)]
