@@ -168,12 +168,15 @@ def _plain(value):
 
 
 def encode_result(result: RecordResult) -> str:
-    return json.dumps({"info": result.info, "rows": result.rows, "skips": result.skips}, default=_plain)
+    doc = {"info": result.info, "rows": result.rows, "skips": result.skips}
+    if result.extra:
+        doc["extra"] = result.extra
+    return json.dumps(doc, default=_plain)
 
 
 def decode_result(text: str) -> RecordResult:
     doc = json.loads(text)
-    return RecordResult(doc["info"], doc["rows"], [tuple(s) for s in doc["skips"]])
+    return RecordResult(doc["info"], doc["rows"], [tuple(s) for s in doc["skips"]], doc.get("extra", {}))
 
 
 class ScoreCache:

@@ -176,6 +176,8 @@ def run_vcf(cfg: RunConfig) -> Statistics:
             vin.select(cfg.region, cfg.shard)
         for scorer, _ in built:
             vin.add_info(scorer.info_key, scorer.info_description)
+            for key, description in getattr(scorer, "extra_info", {}).items():
+                vin.add_info(key, description)
         reasons = "; ".join(f"{k}: {v}" for k, v in SKIP_REASONS.items())
         vin.add_info(SKIP_KEY, f"Alleles splicescore {__version__} did not score, as MODEL|ALLELE|REASON. Reasons: {reasons}")
         records = iter(vin)
@@ -470,6 +472,8 @@ def _write_records(job: _Job, per_model, vout: VcfOutput, tsv, stats: Statistics
             res = results[i]
             if res.info is not None:
                 rec.INFO[scorer.info_key] = res.info
+            for key, value in res.extra.items():  # e.g. INFO/SpliceAI_TX (--transcripts with several per gene)
+                rec.INFO[key] = value
             skipped_alts = set()
             for alt, reason in res.skips:
                 skips.append(f"{scorer.name}|{alt}|{reason}")
