@@ -87,6 +87,8 @@ def scoring_settings(cfg, device_type: str) -> dict:
         "transcripts": cfg.transcripts,
         "transcript_types": list(cfg.transcript_types) if cfg.transcript_types else None,
         "all_nonzero": cfg.all_nonzero,
+        # what a stored result holds: 2 = SpliceAI TSV rows with the SpliceAI-lookup columns
+        "result_format": 2,
         "pangolin_mask": cfg.pangolin_mask,
         "pangolin_cutoff": cfg.pangolin_cutoff,
         "hal_ref_psi": cfg.hal_ref_psi,

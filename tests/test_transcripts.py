@@ -148,8 +148,41 @@ def test_other_modes_and_types(shared, weights_home, vcf, multi_gtf, tmp_path):
     def tx_ids(infos):
         return {e.split("|")[2] for i in infos for e in _entries(i.get("SpliceAI_TX"))}
 
-    mane, _ = _run(shared, vcf, multi_gtf, tmp_path, "mane", "spliceai", "--transcripts", "mane")
+    mane, rows = _run(shared, vcf, multi_gtf, tmp_path, "mane", "spliceai", "--transcripts", "mane", "--all-nonzero")
     assert tx_ids(mane) == {"ENST_MANE", "ENST_SKIP"}
+    # --all-nonzero: the largest listed change is the row's raw delta score
+    for r in rows:
+        if r["DS_AG"] == ".":
+            continue
+        deltas = [float(x.split(":")[1]) for x in r["ACCEPTOR_DELTAS"].split(";") if x != "."]
+        if float(r["DS_AG_RAW"]) >= 0.01:
+            assert max(deltas) == pytest.approx(float(r["DS_AG_RAW"]), abs=6e-5)
+        assert all(abs(d) >= 0.01 for d in deltas)
     nmd, _ = _run(shared, vcf, multi_gtf, tmp_path, "nmd", "spliceai", "--transcripts", "all",
                   "--transcript-types", "nonsense_mediated_decay,lncRNA")
     assert tx_ids(nmd) == {"ENST_NMD", "ENST_SAME"}
+
+
+def test_lookup_fields_from_the_same_outputs():
+    """Raw and masked deltas of one pass, REF/ALT probabilities at the DPs, |delta| >= 0.01 lists."""
+    import numpy as np
+
+    from splicescore.scorers.spliceai import lookup_fields
+
+    cov = 11  # D = 5
+    y_ref = np.zeros((cov, 3), np.float32)
+    y_alt = np.zeros((cov, 3), np.float32)
+    y_ref[7, 1], y_alt[7, 1] = 0.10, 0.70  # acceptor gain at +2 (the annotated boundary: masked)
+    y_ref[3, 1], y_alt[3, 1] = 0.50, 0.45  # acceptor loss at -2 (unannotated: masked)
+    y_ref[5, 2], y_alt[5, 2] = 0.90, 0.20  # donor loss at 0
+    y_ref[9, 2], y_alt[9, 2] = 0.000, 0.005  # below 0.01: not listed
+    f = lookup_fields(y_ref, y_alt, cov, boundary_offset=2, all_nonzero=True)
+    assert f["DS_AG_RAW"] == pytest.approx(0.6) and f["DS_AG_MASKED"] == 0
+    assert f["DS_AL_RAW"] == pytest.approx(0.05) and f["DS_AL_MASKED"] == 0
+    assert f["DS_DL_RAW"] == pytest.approx(0.7) and f["DS_DL_MASKED"] == 0  # a loss off the boundary
+    assert (f["DS_AG_REF"], f["DS_AG_ALT"]) == pytest.approx((0.10, 0.70))
+    assert (f["DS_AL_REF"], f["DS_AL_ALT"]) == pytest.approx((0.50, 0.45))
+    assert (f["DS_DL_REF"], f["DS_DL_ALT"]) == pytest.approx((0.90, 0.20))
+    assert f["ACCEPTOR_DELTAS"] == "-2:-0.0500;2:0.6000"
+    assert f["DONOR_DELTAS"] == "0:-0.7000"
+    assert "ACCEPTOR_DELTAS" not in lookup_fields(y_ref, y_alt, cov, 2)

@@ -64,4 +64,5 @@ def make_scorer(cfg, reference, annotation):
     from splicescore.annotation import is_multi
 
     return SpliceAIScorer(reference, annotation(), cfg.distance, cfg.mask, cfg.pad_ends, __version__,
-                          multi=is_multi(cfg.transcripts), transcripts=cfg.transcripts)
+                          multi=is_multi(cfg.transcripts), transcripts=cfg.transcripts,
+                          all_nonzero=getattr(cfg, "all_nonzero", False))

@@ -48,6 +48,15 @@ INFO_DESCRIPTION = (
     "(DL). Format: ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL"
 )
 TSV_COLUMNS = ("DS_AG", "DS_AL", "DS_DG", "DS_DL", "DP_AG", "DP_AL", "DP_DG", "DP_DL")
+#: TSV columns after TSV_COLUMNS, as SpliceAI-lookup shows them (README, "Per-transcript scores"): the raw
+#: and the masked delta scores of the same outputs, and the REF and ALT probability at each DP position
+LOOKUP_COLUMNS = (
+    "DS_AG_RAW", "DS_AL_RAW", "DS_DG_RAW", "DS_DL_RAW", "DS_AG_MASKED", "DS_AL_MASKED", "DS_DG_MASKED", "DS_DL_MASKED",
+    "DS_AG_REF", "DS_AG_ALT", "DS_AL_REF", "DS_AL_ALT", "DS_DG_REF", "DS_DG_ALT", "DS_DL_REF", "DS_DL_ALT",
+)
+#: --all-nonzero: every position with |ALT - REF| >= 0.01, as pos:delta (pos relative to POS, delta signed)
+NONZERO_COLUMNS = ("ACCEPTOR_DELTAS", "DONOR_DELTAS")
+NONZERO_MIN = 0.01
 TX_INFO_KEY = "SpliceAI_TX"
 TX_INFO_DESCRIPTION = (
     "SpliceAIv1.3.1 delta scores per transcript (computed by splicescore {version}; --transcripts {mode}): "
@@ -130,6 +139,28 @@ def delta_scores(y_ref: np.ndarray, y_alt: np.ndarray, cov: int, boundary_offset
     return DeltaScores(ds, tuple(rel))
 
 
+def lookup_fields(y_ref: np.ndarray, y_alt: np.ndarray, cov: int, boundary_offset: int,
+                  all_nonzero: bool = False) -> dict:
+    """The TSV's SpliceAI-lookup columns from the aligned outputs ``(cov, 3)`` of :func:`delta_scores`:
+    raw and masked delta scores (the mask applied to the same outputs), REF and ALT probabilities at
+    each delta position and, with ``all_nonzero``, every position whose acceptor or donor
+    probability changes by at least 0.01."""
+    raw = delta_scores(y_ref, y_alt, cov, boundary_offset, False)
+    masked = delta_scores(y_ref, y_alt, cov, boundary_offset, True)
+    out = {}
+    for name, r, m in zip(("AG", "AL", "DG", "DL"), raw.ds, masked.ds):
+        out[f"DS_{name}_RAW"], out[f"DS_{name}_MASKED"] = float(r), float(m)
+    for name, dp, channel in zip(("AG", "AL", "DG", "DL"), raw.dp, (1, 1, 2, 2)):
+        i = dp + cov // 2
+        out[f"DS_{name}_REF"], out[f"DS_{name}_ALT"] = float(y_ref[i, channel]), float(y_alt[i, channel])
+    if all_nonzero:
+        for column, channel in zip(NONZERO_COLUMNS, (1, 2)):
+            delta = y_alt[:, channel] - y_ref[:, channel]
+            hits = np.flatnonzero(np.abs(delta) >= np.float32(NONZERO_MIN))
+            out[column] = ";".join(f"{i - cov // 2}:{delta[i]:.4f}" for i in hits) or "."
+    return out
+
+
 @dataclass
 class _Unit:
     alt: str
@@ -158,12 +189,15 @@ class SpliceAIScorer:
         incremental: bool = True,
         multi: bool = False,
         transcripts: str = "auto",
+        all_nonzero: bool = False,
     ):
         if not 0 <= distance <= 4999:
             raise ValueError("distance must be in 0..4999")
         self.multi = multi  # several transcripts per gene: INFO/SpliceAI_TX and the TSV's transcript columns
+        self.all_nonzero = all_nonzero
+        self.tsv_columns = (TX_TSV_COLUMNS if multi else ()) + TSV_COLUMNS + LOOKUP_COLUMNS + (
+            NONZERO_COLUMNS if all_nonzero else ())
         if multi:
-            self.tsv_columns = TX_TSV_COLUMNS + TSV_COLUMNS
             self.extra_info = {TX_INFO_KEY: TX_INFO_DESCRIPTION.format(version=version, mode=transcripts)}
         self.reference = reference
         self.genes = genes
@@ -364,6 +398,8 @@ class SpliceAIScorer:
                 row.update(transcript_id=unit.tx.transcript_id or ".", transcript_priority=unit.tx.priority or ".")
             row.update({c: float(v) for c, v in zip(TSV_COLUMNS[:4], scores.ds)})
             row.update(dict(zip(TSV_COLUMNS[4:], scores.dp)))
+            row.update(lookup_fields(y_ref, y_alt, self.cov, unit.tx.nearest_boundary_offset(variant.pos1),
+                                     self.all_nonzero))
             result.rows.append(row)
         if self.multi and tx_entries:
             result.extra[TX_INFO_KEY] = ",".join(tx_entries)
