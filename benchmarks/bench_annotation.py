@@ -2,7 +2,7 @@
 
     python benchmarks/bench_annotation.py [--gtf /tmp/gencode_like.gtf.gz] [--skip-vcf]
 
-1. Writes the synthetic GTF (benchmarks/gencode_gtf.py: 250,000 transcripts, about 4.3 million
+1. Writes the synthetic GTF (benchmarks/gencode_gtf.py: 250,000 transcripts, about 4.6 million
    lines) into /tmp unless it is there, plus a BRCA1 model with five transcripts appended (so the
    bundled BRCA1 records fall in a gene).
 2. Loads it with a cold cache (parse + write the compiled index) and again (the cached index), each

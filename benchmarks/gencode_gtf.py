@@ -1,6 +1,6 @@
 """Write a GENCODE-comprehensive-sized synthetic GTF (none is downloadable on the project machines).
 
-Default: 62,500 genes x 4 transcripts = 250,000 transcripts, each with 7 exons, 5 CDS, 3 UTR,
+Default: 62,500 genes x 4 transcripts = 250,000 transcripts, each with 7 exons, 5 CDS, 4 UTR,
 start_codon and stop_codon lines (about 4.56 million lines), GENCODE-style attributes (gene_id,
 gene_type, gene_name, transcript_type, transcript_name, level, tags ``basic``, ``Ensembl_canonical``,
 ``MANE_Select``, ``CCDS``, exon_number, exon_id, ...). The first transcript of every protein-coding
@@ -81,7 +81,7 @@ def write(path: str, genes: int = 62_500, tx_per_gene: int = 4, seed: int = 1) -
                     for k, (s, e) in enumerate(inner, start=2):
                         fh.write(f"{chrom}\tHAVANA\tCDS\t{s}\t{e}\t.\t{strand}\t{k % 3}\t{tattr} exon_number {k}; exon_id \"ENSE{tno:09d}{k:02d}.1\";\n")
                         lines += 1
-                    for s, e in (order[0], order[-1], order[-1]):
+                    for s, e in (order[0], order[0], order[-1], order[-1]):
                         fh.write(f"{chrom}\tHAVANA\tUTR\t{s}\t{e}\t.\t{strand}\t.\t{tattr} exon_number 1;\n")
                         lines += 1
                     s0 = inner[0][0] if inner else ex[0][0]

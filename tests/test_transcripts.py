@@ -122,7 +122,7 @@ def test_every_transcript_scored_like_a_run_on_it_alone(shared, weights_home, vc
     assert [i.get(key) for i in many] == [i.get(key) for i in auto]
     assert all(f"{key}_TX" not in i for i in auto) and "transcript_id" not in auto_rows[0]
     seen = set()
-    for tid in ("ENST_MANE", "ENST_SKIP", "ENST_SHORT", "ENST_SAME"):
+    for tid in ("ENST_MANE", "ENST_SKIP", "ENST_SHORT"):
         ids = tmp_path / f"{tid}.txt"
         ids.write_text(tid + "\n")
         alone, _ = _run(shared, vcf, multi_gtf, tmp_path, tid, model, "--transcripts", str(ids), *args)
@@ -131,7 +131,11 @@ def test_every_transcript_scored_like_a_run_on_it_alone(shared, weights_home, vc
             assert got == _entries(rec_alone.get(key)), (tid, rec_many.get(f"{key}_TX"))
             if got:
                 seen.add(tid)
-    assert seen == {"ENST_MANE", "ENST_SKIP", "ENST_SHORT", "ENST_SAME"}
+    assert seen == {"ENST_MANE", "ENST_SKIP", "ENST_SHORT"}
+    # the same model under another ID: the same entries (its windows are the MANE transcript's)
+    for rec in many:
+        by_tx = _tx_entries(rec, f"{key}_TX")
+        assert by_tx.get("ENST_SAME") == by_tx.get("ENST_MANE")
     # priorities as SpliceAI-lookup prints them; the NMD transcript is not a default type
     prio = {e.split("|")[2]: e.split("|")[3] for i in many for e in _entries(i.get(f"{key}_TX"))}
     assert prio == {"ENST_MANE": "MS", "ENST_SKIP": "MP", "ENST_SHORT": "N", "ENST_SAME": "N"}
