@@ -352,8 +352,8 @@ class _LazyTranscripts(Sequence):
     def __init__(self, a: dict, idx: np.ndarray, order: np.ndarray, rank: np.ndarray, prio: np.ndarray):
         self._a, self._idx, self._order, self._rank, self._prio = a, idx, order, rank, prio
         self._made: dict[int, Transcript] = {}
-        self._chroms = [c.decode() for c in a["chrom_names"].tolist()]
-        self._types = [c.decode() for c in a["type_names"].tolist()]
+        self._chroms = [c.decode("utf-8", "replace") for c in a["chrom_names"].tolist()]
+        self._types = [c.decode("utf-8", "replace") for c in a["type_names"].tolist()]
 
     def __len__(self) -> int:
         return len(self._idx)
@@ -368,11 +368,12 @@ class _LazyTranscripts(Sequence):
             a, k = self._a, int(self._idx[i])
             lo, hi = int(a["ex_off"][k]), int(a["ex_off"][k + 1])
             t = Transcript(
-                gene=a["tx_gene"][k].decode(), chrom=self._chroms[a["tx_chrom"][k]],
+                gene=a["tx_gene"][k].decode("utf-8", "replace"), chrom=self._chroms[a["tx_chrom"][k]],
                 strand="-" if a["tx_strand"][k] else "+",
                 tx_start1=int(a["tx_start"][k]), tx_end1=int(a["tx_end"][k]),
                 exon_starts1=tuple(a["ex_start"][lo:hi].tolist()), exon_ends1=tuple(a["ex_end"][lo:hi].tolist()),
-                transcript_id=a["tx_id"][k].decode(), order=int(self._order[i]), gene_id=a["tx_gene_id"][k].decode(),
+                transcript_id=a["tx_id"][k].decode("utf-8", "replace"), order=int(self._order[i]),
+                gene_id=a["tx_gene_id"][k].decode("utf-8", "replace"),
                 priority=PRIORITY_CODES[int(self._prio[i])], rank=int(self._rank[i]),
                 transcript_type=self._types[a["tx_type"][k]],
             )
@@ -409,7 +410,7 @@ def select_transcripts(a: dict, mode: str = "auto", types: tuple[str, ...] | Non
     multi = is_multi(mode)
     if mode not in SINGLE_MODES and not multi:  # a file of transcript IDs
         ids = _read_ids(mode)
-        tids = [t.decode() for t in a["tx_id"].tolist()]
+        tids = [t.decode("utf-8", "replace") for t in a["tx_id"].tolist()]
         keep = np.array([t in ids or t.split(":")[-1] in ids for t in tids], bool)
     if mode == "mane":
         keep &= (flags & (MANE_SELECT | MANE_PLUS_CLINICAL)) > 0
@@ -420,7 +421,7 @@ def select_transcripts(a: dict, mode: str = "auto", types: tuple[str, ...] | Non
     if types is None and mode == "all":
         types = DEFAULT_TYPES
     if types is not None:
-        names = [t.decode() for t in a["type_names"].tolist()]
+        names = [t.decode("utf-8", "replace") for t in a["type_names"].tolist()]
         ok = np.array([t == "" or t in types for t in names], bool)
         keep &= ok[a["tx_type"]]
     idx = np.flatnonzero(keep)
@@ -454,7 +455,7 @@ def select_transcripts(a: dict, mode: str = "auto", types: tuple[str, ...] | Non
     sel, rank, out_order = sel[final], rank[final], out_order[final]
     k = idx[sel]
     txs = _LazyTranscripts(a, k, out_order, rank, prio[sel])
-    chroms = [c.decode() for c in a["chrom_names"].tolist()]
+    chroms = [c.decode("utf-8", "replace") for c in a["chrom_names"].tolist()]
     return GeneIndex(txs, source, _arrays=(a["tx_chrom"][k], chroms, a["tx_start"][k], a["tx_end"][k]))
 
 

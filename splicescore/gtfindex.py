@@ -487,7 +487,7 @@ def _check(a: dict[str, np.ndarray], path: Path) -> None:
         and 0 <= a["tx_type"].min() and a["tx_type"].max() < len(a["type_names"])
         and bool(np.all((a["tx_strand"] == 0) | (a["tx_strand"] == 1)))
         and bool(np.all(np.diff(a["tx_order"]) > 0))
-        and a["tx_group"].min() >= 0
+        and a["tx_group"].min() >= 0 and a["tx_group"].max() < n
     )
     if not ok:
         raise AnnotationIndexError("corrupt annotation index (inconsistent arrays)", str(path))
