@@ -85,6 +85,10 @@ def scoring_settings(cfg, device_type: str) -> dict:
         "mask": cfg.mask,
         "pad_ends": cfg.pad_ends,
         "transcripts": cfg.transcripts,
+        "transcript_types": list(cfg.transcript_types) if cfg.transcript_types else None,
+        "all_nonzero": cfg.all_nonzero,
+        # what a stored result holds: 2 = SpliceAI TSV rows with the SpliceAI-lookup columns
+        "result_format": 2,
         "pangolin_mask": cfg.pangolin_mask,
         "pangolin_cutoff": cfg.pangolin_cutoff,
         "hal_ref_psi": cfg.hal_ref_psi,
@@ -166,12 +170,15 @@ def _plain(value):
 
 
 def encode_result(result: RecordResult) -> str:
-    return json.dumps({"info": result.info, "rows": result.rows, "skips": result.skips}, default=_plain)
+    doc = {"info": result.info, "rows": result.rows, "skips": result.skips}
+    if result.extra:
+        doc["extra"] = result.extra
+    return json.dumps(doc, default=_plain)
 
 
 def decode_result(text: str) -> RecordResult:
     doc = json.loads(text)
-    return RecordResult(doc["info"], doc["rows"], [tuple(s) for s in doc["skips"]])
+    return RecordResult(doc["info"], doc["rows"], [tuple(s) for s in doc["skips"]], doc.get("extra", {}))
 
 
 class ScoreCache:

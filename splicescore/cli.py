@@ -92,7 +92,15 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, verbose: int) -> None:
                    "second decimal).")
 @click.option("--threads", default=None, type=click.IntRange(1), help="CPU threads for inference [default: torch's].")
 @click.option("--transcripts", default="auto", show_default=True,
-              help="GTF/GFF3 only: auto (MANE_Select, else Ensembl_canonical, else longest), longest, or a file of transcript IDs.")
+              help="GTF/GFF3 only. One transcript per gene: auto (MANE_Select, else Ensembl_canonical, else longest), "
+                   "longest, or a file of transcript IDs. Several per gene, each scored on its own (INFO/SpliceAI_TX, "
+                   "INFO/Pangolin_TX, TSV transcript_id): mane (MANE Select + MANE Plus Clinical), canonical "
+                   "(Ensembl_canonical), basic (tag basic), all.")
+@click.option("--transcript-types", default=None, metavar="TYPES",
+              help="GTF/GFF3: keep only transcripts of these comma-separated transcript_type values "
+                   "[default: protein_coding,lncRNA for --transcripts all, any type otherwise].")
+@click.option("--all-nonzero", is_flag=True,
+              help="TSV, SpliceAI: add every position with |delta| >= 0.01 as pos:delta lists (as SpliceAI-lookup shows).")
 @click.option("--pad-ends", is_flag=True, help="Score variants near contig ends with N padding instead of skipping them.")
 @click.option("--pangolin-mask", default=1, show_default=True, type=click.IntRange(0, 1),
               help="Pangolin: mask gains at annotated and losses at unannotated splice sites (Pangolin -m).")
@@ -118,7 +126,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, verbose: int) -> None:
                    "weights, options, reference sequence and annotation are taken from it, new ones added. "
                    "Safe to share between concurrent runs (shards).")
 def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, output_type, batch_size, chunk_size, device,
-            devices, precision, threads, transcripts, pad_ends, pangolin_mask, pangolin_cutoff, pas, hal_ref_psi, sptransformer_flags,
+            devices, precision, threads, transcripts, transcript_types, all_nonzero, pad_ends, pangolin_mask, pangolin_cutoff, pas, hal_ref_psi, sptransformer_flags,
             region, shard, write_index, resume, cache):
     """Annotate a VCF with splicing scores.
 
@@ -142,6 +150,8 @@ def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, 
         devices=tuple(d for d in devices.split(",") if d.strip()) if devices else None, precision=precision,
         threads=threads, tsv=tsv,
         output_type=output_type, pad_ends=pad_ends, transcripts=transcripts, resume=resume,
+        transcript_types=tuple(t.strip() for t in transcript_types.split(",") if t.strip()) if transcript_types else None,
+        all_nonzero=all_nonzero,
         pangolin_mask=bool(pangolin_mask), pangolin_cutoff=pangolin_cutoff, pas=pas, hal_ref_psi=hal_ref_psi,
         sptransformer_flags=sptransformer_flags, region=region, shard=_parse_shard(shard), write_index=write_index,
         cache=cache, progress=_progress_printer() if sys.stderr.isatty() and log.isEnabledFor(NOTICE) else None,
@@ -311,6 +321,37 @@ def progress_line(records: int, seconds: float, total: int | None = None, resume
     hours, minutes = divmod(minutes, 60)
     eta = f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
     return f"splicescore: {records}/{total} records, {rate:.1f} records/s, ETA {eta}"
+
+
+@cli.group("annotation")
+def annotation_cmd() -> None:
+    """Compiled GTF/GFF3 annotation indexes (loaded in a second instead of parsing the GTF)."""
+
+
+@annotation_cmd.command("build", epilog="""
+\b
+Examples:
+  splicescore annotation build gencode.v44.annotation.gtf.gz
+  splicescore annotation build gencode.v44.annotation.gtf.gz -o /shared/gencode.v44.ssidx.npz
+  splicescore vcf -i in.vcf.gz -r GRCh38.fa -a /shared/gencode.v44.ssidx.npz -o out.vcf.gz
+""")
+@click.argument("gtf", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
+              help="Write the index here (give it to -a) [default: the cache folder, where -a GTF finds it].")
+def annotation_build_cmd(gtf, output):
+    """Parse GTF (or GFF3, plain or gzipped) once into a compiled index.
+
+    The index holds every transcript with its exons, tags and type (numpy arrays, no code), its format
+    version and the GTF's sha256. `-a GTF` builds it into the cache on first use anyway; this command is
+    for a read-only cache or a folder shared by a cluster.
+    """
+    import time
+
+    from splicescore import gtfindex
+
+    started = time.perf_counter()
+    path = gtfindex.build(gtf, output)
+    notice(f"splicescore: {gtf}: index {path} built in {time.perf_counter() - started:.1f} s")
 
 
 @cli.group("weights", epilog="""

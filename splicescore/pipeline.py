@@ -49,6 +49,8 @@ class RunConfig:
     output_type: str | None = None
     pad_ends: bool = False
     transcripts: str = "auto"
+    transcript_types: tuple[str, ...] | None = None  # --transcript-types (default for `all`: protein_coding, lncRNA)
+    all_nonzero: bool = False  # TSV: every position with |delta| >= 0.01 as pos:delta lists (SpliceAI)
     resume: bool = False
     region: str | None = None
     shard: tuple[int, int] | None = None  # (i, n), 1-based
@@ -129,7 +131,9 @@ class _Annotation:
                         "fetch spliceai`, or `splicescore weights import spliceai` with the spliceai-1.3.1 wheel "
                         "(or with grch37.txt/grch38.txt from its spliceai/annotations/), or give a GTF/GFF3 with -a"
                     )
-            self._genes = load_annotation(self.cfg.annotation, self.cfg.transcripts, builtin)
+            self._genes = load_annotation(self.cfg.annotation, self.cfg.transcripts, builtin,
+                                          types=self.cfg.transcript_types, root=self.cfg.weights_home,
+                                          log=log.warning)
         return self._genes
 
 
@@ -206,6 +210,8 @@ def run_vcf(cfg: RunConfig, loaded: Loaded | None = None) -> Statistics:
             vin.select(cfg.region, cfg.shard)
         for scorer, _ in built:
             vin.add_info(scorer.info_key, scorer.info_description)
+            for key, description in getattr(scorer, "extra_info", {}).items():
+                vin.add_info(key, description)
         reasons = "; ".join(f"{k}: {v}" for k, v in SKIP_REASONS.items())
         vin.add_info(SKIP_KEY, f"Alleles splicescore {__version__} did not score, as MODEL|ALLELE|REASON. Reasons: {reasons}")
         header = vin.reader.raw_header  # before any record is read (htslib adds undeclared contigs then)
@@ -528,6 +534,8 @@ def _write_records(job: _Job, per_model, vout: VcfOutput, tsv, stats: Statistics
             res = results[i]
             if res.info is not None:
                 rec.INFO[scorer.info_key] = res.info
+            for key, value in res.extra.items():  # e.g. INFO/SpliceAI_TX (--transcripts with several per gene)
+                rec.INFO[key] = value
             skipped_alts = set()
             for alt, reason in res.skips:
                 if reason in LOCATION_REASONS and job.ref_mismatch and job.ref_mismatch[i]:

@@ -438,9 +438,6 @@ def _line_problem(line: bytes | None) -> str | None:
         return "empty REF or ALT column"
     return None
 
-    def close(self) -> None:
-        self.reader.close()
-
 
 def write_vcf_index(path: str, output_type: str) -> str:
     """Index a bgzipped VCF (``.tbi``) or a BCF (``.csi``); returns the index path."""

@@ -314,7 +314,7 @@ def test_settings_cover_every_scoring_option(tmp_path):
     base = RunConfig(input="in.vcf", output="out.vcf", reference="ref.fa")
     changes = dict(distance=500, mask=True, pad_ends=True, transcripts="longest", pangolin_mask=False,
                    pangolin_cutoff=0.2, hal_ref_psi=0.5, sptransformer_flags=True, pas=str(pas),
-                   precision="bf16")
+                   precision="bf16", transcript_types=("lncRNA",), all_nonzero=True)
     settings = sc.scoring_settings(base, "cpu")
     for name, value in changes.items():
         assert sc.scoring_settings(dataclasses.replace(base, **{name: value}), "cpu") != settings, name

@@ -98,11 +98,12 @@ def download(workdir: Path, log: Callable[[str], None], base_url: str | None = N
 
 
 def make_scorer(cfg, reference, annotation):
+    from splicescore.annotation import is_multi
     from splicescore.scorers.pangolin import PangolinScorer
 
     return PangolinScorer(
         reference, annotation(), distance=cfg.distance, mask=cfg.pangolin_mask, cutoff=cfg.pangolin_cutoff,
-        pad_ends=cfg.pad_ends,
+        pad_ends=cfg.pad_ends, multi=is_multi(cfg.transcripts), transcripts=cfg.transcripts,
     )
 
 

@@ -61,4 +61,8 @@ def make_scorer(cfg, reference, annotation):
     from splicescore import __version__
     from splicescore.scorers.spliceai import SpliceAIScorer
 
-    return SpliceAIScorer(reference, annotation(), cfg.distance, cfg.mask, cfg.pad_ends, __version__)
+    from splicescore.annotation import is_multi
+
+    return SpliceAIScorer(reference, annotation(), cfg.distance, cfg.mask, cfg.pad_ends, __version__,
+                          multi=is_multi(cfg.transcripts), transcripts=cfg.transcripts,
+                          all_nonzero=getattr(cfg, "all_nonzero", False))

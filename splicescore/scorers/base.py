@@ -62,6 +62,7 @@ class RecordResult:
     info: str | None = None
     rows: list[dict] = field(default_factory=list)
     skips: list[tuple[str, str]] = field(default_factory=list)  # (alt, reason)
+    extra: dict[str, str] = field(default_factory=dict)  # further INFO keys (the scorer's ``extra_info``)
 
 
 class Scorer(Protocol):

@@ -57,6 +57,14 @@ INFO_DESCRIPTION = (
     "positions relative to POS"
 )
 TSV_COLUMNS = ("gain", "gain_pos", "loss", "loss_pos", "warnings")
+TX_INFO_KEY = "Pangolin_TX"
+TX_INFO_DESCRIPTION = (
+    "Pangolin splice scores per transcript (Pangolin 1.0.2, computed by splicescore {version}; {mode}; "
+    "--transcripts {transcripts}): one entry per ALT and transcript, masked with that transcript's exons. "
+    "Priority: MS MANE Select, MP MANE Plus Clinical, C Ensembl canonical, N other. "
+    "Format: ALLELE|gene|TRANSCRIPT|PRIORITY|pos:score_change|pos:score_change|Warnings:..."
+)
+TX_TSV_COLUMNS = ("transcript_id", "transcript_priority")
 
 
 def gene_name(tx: Transcript) -> str:
@@ -64,16 +72,27 @@ def gene_name(tx: Transcript) -> str:
     return tx.gene_id or tx.gene
 
 
-def pangolin_genes(genes: GeneIndex, chrom: str, pos1: int) -> dict[str, list[Transcript]]:
+def pangolin_genes(genes: GeneIndex, chrom: str, pos1: int, multi: bool = False) -> dict[str, list[Transcript]]:
     """Genes Pangolin scores at ``pos1``, per strand, in its output order.
 
     ``start < pos1 <= end`` (see module docstring), ordered by (start, end) and then by the
     annotation's order; a gene name repeated on one strand is kept once (its first transcript).
+    With ``multi`` (several transcripts per gene) each gene is represented by its top-priority
+    transcript at ``pos1`` (lowest ``rank``), as the one-per-gene annotation would have it.
     """
     out: dict[str, list[Transcript]] = {"+": [], "-": []}
+    best: dict[tuple[str, str], Transcript] = {}
     for tx in genes.at(chrom, pos1):
         if tx.tx_start1 < pos1 <= tx.tx_end1 and tx.strand in out:
-            out[tx.strand].append(tx)
+            if multi:
+                key = (tx.strand, gene_name(tx))
+                if key in best and best[key].rank <= tx.rank:
+                    continue
+                best[key] = tx
+            else:
+                out[tx.strand].append(tx)
+    for (strand, _), tx in best.items():
+        out[strand].append(tx)
     for strand, txs in out.items():
         txs.sort(key=lambda t: (t.tx_start1, t.tx_end1, t.order))
         seen: set[str] = set()
@@ -82,12 +101,20 @@ def pangolin_genes(genes: GeneIndex, chrom: str, pos1: int) -> dict[str, list[Tr
 
 
 
+def gene_transcripts(genes: GeneIndex, chrom: str, pos1: int, tx: Transcript) -> list[Transcript]:
+    """Every transcript of ``tx``'s gene (same strand and gene_id) scored at ``pos1``, by rank."""
+    out = [t for t in genes.at(chrom, pos1) if t.tx_start1 < pos1 <= t.tx_end1 and t.strand == tx.strand
+           and gene_name(t) == gene_name(tx)]
+    return sorted(out, key=lambda t: t.rank)
+
+
 @dataclass
 class _Strand:
     strand: str
     genes: list[Transcript]
     ref_input: int
     alt_inputs: dict[str, int] = field(default_factory=dict)
+    transcripts: list[list[Transcript]] = field(default_factory=list)  # multi: per gene, all its transcripts
 
 
 class PangolinScorer:
@@ -107,10 +134,13 @@ class PangolinScorer:
         pad_ends: bool = False,
         version: str = "",
         incremental: bool = True,
+        multi: bool = False,
+        transcripts: str = "auto",
     ):
         if not 0 <= distance <= 4999:
             raise ValueError("distance must be in 0..4999")
         self.incremental = incremental
+        self.multi = multi
         if not version:
             from splicescore import __version__ as version
         self.reference = reference
@@ -123,6 +153,10 @@ class PangolinScorer:
         if cutoff is not None:
             mode += f", every site with |change| >= {cutoff}"
         self.info_description = INFO_DESCRIPTION.format(version=version, mode=mode)
+        if multi:
+            self.tsv_columns = TX_TSV_COLUMNS + TSV_COLUMNS
+            self.extra_info = {TX_INFO_KEY: TX_INFO_DESCRIPTION.format(version=version, mode=mode,
+                                                                       transcripts=transcripts)}
 
     def plan(self, variant: Variant, windows: bool = True) -> RecordPlan:
         """One record on its own: a REF window per strand with genes and an ALT window per strand and
@@ -155,7 +189,7 @@ class PangolinScorer:
             return skip_all("ref_mismatch")
         if (start0 < 0 or end0 > self.reference.lengths[contig]) and not self.pad_ends:
             return skip_all("contig_end")
-        by_strand = pangolin_genes(self.genes, variant.chrom, variant.pos1)
+        by_strand = pangolin_genes(self.genes, variant.chrom, variant.pos1, self.multi)
         if not by_strand["+"] and not by_strand["-"]:
             return skip_all("no_gene")
 
@@ -163,6 +197,8 @@ class PangolinScorer:
             if not by_strand[strand]:
                 continue
             unit = _Strand(strand, by_strand[strand], len(plan.inputs))
+            if self.multi:
+                unit.transcripts = [gene_transcripts(self.genes, variant.chrom, variant.pos1, t) for t in unit.genes]
             plan.inputs.append(encode(seq, strand) if windows else None)
             for alt in dict.fromkeys(alts):
                 unit.alt_inputs[alt] = len(plan.inputs)
@@ -239,6 +275,7 @@ class PangolinScorer:
         alts, strands = plan.state
         d, pos = self.distance, variant.pos1
         entries = []
+        tx_entries = []
         for alt in alts:
             for unit in strands:
                 loss, gain = ps.compute_loss_gain(
@@ -249,16 +286,30 @@ class PangolinScorer:
                 fields = ps.score_strand(genes, loss, gain, pos, d, mask=self.mask, cutoff=self.cutoff,
                                          style="fixed")
                 entries.extend(f"{alt}|{f}" for f in fields)
-                for (gene, sites), tx in zip(genes, unit.genes):
+                # multi: every transcript of each gene, masked with its own exons (same network outputs)
+                txs = [t for group in unit.transcripts for t in group] if self.multi else unit.genes
+                if self.multi:
+                    tx_sites = [(gene_name(t), ps.exon_boundary_sites(zip(t.exon_starts1, t.exon_ends1))) for t in txs]
+                    for t, f in zip(txs, ps.score_strand(tx_sites, loss, gain, pos, d, mask=self.mask,
+                                                         cutoff=self.cutoff, style="fixed")):
+                        gene, rest = f.split("|", 1)
+                        tx_entries.append(f"{alt}|{gene}|{t.transcript_id or '.'}|{t.priority or '.'}|{rest}")
+                for tx in txs:
+                    gene, sites = gene_name(tx), ps.exon_boundary_sites(zip(tx.exon_starts1, tx.exon_ends1))
                     g_loss, g_gain, warning = loss, gain, ""
                     if self.mask:
                         g_loss, g_gain, warning = ps.mask_scores(loss, gain, sites, pos, d)
                     g, lo = int(np.argmax(g_gain)), int(np.argmin(g_loss))
-                    result.rows.append({
-                        "alt": alt, "gene": gene, "strand": unit.strand,
+                    row = {"alt": alt, "gene": gene, "strand": unit.strand}
+                    if self.multi:
+                        row.update(transcript_id=tx.transcript_id or ".", transcript_priority=tx.priority or ".")
+                    row.update({
                         "gain": float(g_gain[g]), "gain_pos": g - d,
                         "loss": float(g_loss[lo]), "loss_pos": lo - d,
                         "warnings": warning or ".",
                     })
+                    result.rows.append(row)
+        if self.multi and tx_entries:
+            result.extra[TX_INFO_KEY] = ",".join(tx_entries)
         result.info = ",".join(entries) if entries else None
         return result

@@ -48,6 +48,28 @@ INFO_DESCRIPTION = (
     "(DL). Format: ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL"
 )
 TSV_COLUMNS = ("DS_AG", "DS_AL", "DS_DG", "DS_DL", "DP_AG", "DP_AL", "DP_DG", "DP_DL")
+#: TSV columns after TSV_COLUMNS, as SpliceAI-lookup shows them (README, "Per-transcript scores"): the raw
+#: and the masked delta scores of the same outputs, and the REF and ALT probability at each DP position
+LOOKUP_COLUMNS = (
+    "DS_AG_RAW", "DS_AL_RAW", "DS_DG_RAW", "DS_DL_RAW", "DS_AG_MASKED", "DS_AL_MASKED", "DS_DG_MASKED", "DS_DL_MASKED",
+    "DS_AG_REF", "DS_AG_ALT", "DS_AL_REF", "DS_AL_ALT", "DS_DG_REF", "DS_DG_ALT", "DS_DL_REF", "DS_DL_ALT",
+)
+#: --all-nonzero: every position with |ALT - REF| >= 0.01, as pos:delta (pos relative to POS, delta signed)
+NONZERO_COLUMNS = ("ACCEPTOR_DELTAS", "DONOR_DELTAS")
+NONZERO_MIN = 0.01
+TX_INFO_KEY = "SpliceAI_TX"
+TX_INFO_DESCRIPTION = (
+    "SpliceAIv1.3.1 delta scores per transcript (computed by splicescore {version}; --transcripts {mode}): "
+    "one entry per ALT and transcript, each scored with its own boundaries and exons. Priority: MS MANE Select, "
+    "MP MANE Plus Clinical, C Ensembl canonical, N other. "
+    "Format: ALLELE|SYMBOL|TRANSCRIPT|PRIORITY|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL"
+)
+TX_TSV_COLUMNS = ("transcript_id", "transcript_priority")
+
+
+def gene_key(tx: Transcript) -> str:
+    """What groups transcripts into one gene (one ``INFO/SpliceAI`` entry per gene)."""
+    return tx.gene_id or tx.gene
 
 
 def window_bounds(pos1: int, distance: int) -> tuple[int, int]:
@@ -117,6 +139,28 @@ def delta_scores(y_ref: np.ndarray, y_alt: np.ndarray, cov: int, boundary_offset
     return DeltaScores(ds, tuple(rel))
 
 
+def lookup_fields(y_ref: np.ndarray, y_alt: np.ndarray, cov: int, boundary_offset: int,
+                  all_nonzero: bool = False) -> dict:
+    """The TSV's SpliceAI-lookup columns from the aligned outputs ``(cov, 3)`` of :func:`delta_scores`:
+    raw and masked delta scores (the mask applied to the same outputs), REF and ALT probabilities at
+    each delta position and, with ``all_nonzero``, every position whose acceptor or donor
+    probability changes by at least 0.01."""
+    raw = delta_scores(y_ref, y_alt, cov, boundary_offset, False)
+    masked = delta_scores(y_ref, y_alt, cov, boundary_offset, True)
+    out = {}
+    for name, r, m in zip(("AG", "AL", "DG", "DL"), raw.ds, masked.ds):
+        out[f"DS_{name}_RAW"], out[f"DS_{name}_MASKED"] = float(r), float(m)
+    for name, dp, channel in zip(("AG", "AL", "DG", "DL"), raw.dp, (1, 1, 2, 2)):
+        i = dp + cov // 2
+        out[f"DS_{name}_REF"], out[f"DS_{name}_ALT"] = float(y_ref[i, channel]), float(y_alt[i, channel])
+    if all_nonzero:
+        for column, channel in zip(NONZERO_COLUMNS, (1, 2)):
+            delta = y_alt[:, channel] - y_ref[:, channel]
+            hits = np.flatnonzero(np.abs(delta) >= np.float32(NONZERO_MIN))
+            out[column] = ";".join(f"{i - cov // 2}:{delta[i]:.4f}" for i in hits) or "."
+    return out
+
+
 @dataclass
 class _Unit:
     alt: str
@@ -124,6 +168,7 @@ class _Unit:
     alt_input: int | None  # None: complex allele (dots)
     ref_input: int = -1  # output holding this unit's REF track ...
     ref_offset: int = 0  # ... starting here (genomic orientation)
+    same_as: "_Unit | None" = None  # a transcript of the same gene with the same windows: its outputs
 
 
 class SpliceAIScorer:
@@ -142,9 +187,18 @@ class SpliceAIScorer:
         pad_ends: bool = False,
         version: str = "",
         incremental: bool = True,
+        multi: bool = False,
+        transcripts: str = "auto",
+        all_nonzero: bool = False,
     ):
         if not 0 <= distance <= 4999:
             raise ValueError("distance must be in 0..4999")
+        self.multi = multi  # several transcripts per gene: INFO/SpliceAI_TX and the TSV's transcript columns
+        self.all_nonzero = all_nonzero
+        self.tsv_columns = (TX_TSV_COLUMNS if multi else ()) + TSV_COLUMNS + LOOKUP_COLUMNS + (
+            NONZERO_COLUMNS if all_nonzero else ())
+        if multi:
+            self.extra_info = {TX_INFO_KEY: TX_INFO_DESCRIPTION.format(version=version, mode=transcripts)}
         self.reference = reference
         self.genes = genes
         self.distance = distance
@@ -190,15 +244,18 @@ class SpliceAIScorer:
             inputs.append(None if self.incremental else make())
             return len(inputs) - 1
 
-        wanted: dict[int, list[tuple[Variant, _Unit]]] = {}
-        txs: dict[int, tuple[Transcript, str]] = {}
+        wanted: dict[tuple, list[tuple[Variant, _Unit]]] = {}
+        txs: dict[tuple, tuple[Transcript, str]] = {}
         plans = []
         for v in variants:
             plan = RecordPlan(state=[])
 
             def want_ref(unit: _Unit, seq: str, v=v) -> None:
-                wanted.setdefault(id(unit.tx), []).append((v, unit))
-                txs[id(unit.tx)] = (unit.tx, self.reference.resolve(v.chrom))
+                # transcripts with the same strand and span have the same REF tracks
+                contig = self.reference.resolve(v.chrom)
+                key = (contig, unit.tx.strand, unit.tx.tx_start1, unit.tx.tx_end1)
+                wanted.setdefault(key, []).append((v, unit))
+                txs[key] = (unit.tx, contig)
 
             self._plan(v, plan, add, want_ref)
             plans.append(plan)
@@ -278,40 +335,74 @@ class SpliceAIScorer:
         if classify_alt(variant.ref) == "non_acgt":
             return skip_all("non_acgt")
 
+        half = len(seq) // 2
+        shared: dict[tuple, _Unit] = {}
         for alt in alts:
             for tx in txs:
                 if len(variant.ref) > 1 and len(alt) > 1:
                     plan.state.append(_Unit(alt, tx, None))
                     continue
+                if self.multi:
+                    # transcripts of one gene whose windows are the same sequence (same strand, same
+                    # N-padding here) share their REF and ALT outputs
+                    key = (alt, gene_key(tx), tx.strand, max(half + (tx.tx_start1 - variant.pos1), 0),
+                           max(half - (tx.tx_end1 - variant.pos1), 0))
+                    first = shared.get(key)
+                    if first is not None:
+                        plan.state.append(_Unit(alt, tx, first.alt_input, same_as=first))
+                        continue
                 unit = _Unit(alt, tx, add(lambda alt=alt, tx=tx: encode(
                     masked_windows(seq, variant.ref, alt, variant.pos1, tx, self.distance)[1], tx.strand)))
                 want_ref(unit, seq)
                 plan.state.append(unit)
+                if self.multi:
+                    shared[key] = unit
 
     def finish(self, variant: Variant, plan: RecordPlan, outputs: list[np.ndarray]) -> RecordResult:
         """``outputs[i]`` is the mean probability ``(3, L_i - 10000)`` for input ``i`` (of ``plan.inputs``,
         or of the chunk's inputs when the plan came from :meth:`plan_chunk`)."""
         result = RecordResult(skips=list(plan.skips))
         entries = []
+        tx_entries = []
+        genes_done: set[tuple[str, str]] = set()  # (alt, gene): the gene's first transcript is its entry
         for unit in plan.state:
+            top = True
+            if self.multi:
+                top = (unit.alt, gene_key(unit.tx)) not in genes_done
+                genes_done.add((unit.alt, gene_key(unit.tx)))
+            tx_tag = f"{unit.tx.transcript_id or '.'}|{unit.tx.priority or '.'}"
             if unit.alt_input is None:
-                entries.append(f"{unit.alt}|{unit.tx.gene}|.|.|.|.|.|.|.|.")
+                if top:
+                    entries.append(f"{unit.alt}|{unit.tx.gene}|.|.|.|.|.|.|.|.")
+                tx_entries.append(f"{unit.alt}|{unit.tx.gene}|{tx_tag}|.|.|.|.|.|.|.|.")
                 result.skips.append((unit.alt, "complex_allele"))
                 continue
-            y_ref = outputs[unit.ref_input].T
-            y_alt = outputs[unit.alt_input].T
+            src = unit.same_as or unit
+            y_ref = outputs[src.ref_input].T
+            y_alt = outputs[src.alt_input].T
             if unit.tx.strand == "-":
                 y_ref, y_alt = y_ref[::-1], y_alt[::-1]
-            y_ref = y_ref[unit.ref_offset : unit.ref_offset + self.cov]
+            y_ref = y_ref[src.ref_offset : src.ref_offset + self.cov]
             y_alt = align_alt(y_alt, len(variant.ref), len(unit.alt), self.cov)
             scores = delta_scores(
                 y_ref, y_alt, self.cov, unit.tx.nearest_boundary_offset(variant.pos1), self.mask
             )
-            entries.append(scores.format(unit.alt, unit.tx.gene))
+            entry = scores.format(unit.alt, unit.tx.gene)
+            if top:
+                entries.append(entry)
             row = {"gene": unit.tx.gene, "strand": unit.tx.strand, "alt": unit.alt}
+            if self.multi:
+                alt_, rest = entry.split("|", 1)
+                gene_, rest = rest.split("|", 1)
+                tx_entries.append(f"{alt_}|{gene_}|{tx_tag}|{rest}")
+                row.update(transcript_id=unit.tx.transcript_id or ".", transcript_priority=unit.tx.priority or ".")
             row.update({c: float(v) for c, v in zip(TSV_COLUMNS[:4], scores.ds)})
             row.update(dict(zip(TSV_COLUMNS[4:], scores.dp)))
+            row.update(lookup_fields(y_ref, y_alt, self.cov, unit.tx.nearest_boundary_offset(variant.pos1),
+                                     self.all_nonzero))
             result.rows.append(row)
+        if self.multi and tx_entries:
+            result.extra[TX_INFO_KEY] = ",".join(tx_entries)
         # the same ALT can be skipped for one reason only once
         result.skips = list(dict.fromkeys(result.skips))
         result.info = ",".join(entries) if entries else None
