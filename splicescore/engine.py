@@ -27,6 +27,7 @@ libraries), so ``benchmarks/gpu_check.py`` runs it on a bare CUDA image.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -194,6 +195,7 @@ class _Runner:
         self.device = engine.device
         self.low = PRECISIONS[engine.precision]
         self._cast: dict = {}
+        self.flops = 0
 
     def conv(self, x: torch.Tensor, conv: torch.nn.Conv1d, dilation: int = 1) -> torch.Tensor:
         w, b = conv.weight, conv.bias
@@ -205,7 +207,7 @@ class _Runner:
             y = F.conv1d(x.to(self.low), lw, lb, dilation=dilation).float()
         else:
             y = F.conv1d(x, w, b, dilation=dilation)
-        self.engine.flops += 2 * y.numel() * w.shape[1] * w.shape[2]
+        self.flops += 2 * y.numel() * w.shape[1] * w.shape[2]
         return y
 
 
@@ -413,11 +415,30 @@ def _run_unit(inputs, entries, tracks, members, combine_blocks, context, engine,
             })
             cols = np.stack([np.ascontiguousarray(e.alt.T, dtype=np.float32) for e in edits])
             alts.append(_upload(torch.from_numpy(cols), device))
-        parts = []
-        for trunk, head in members:
-            runner = _Runner(engine)
-            refs, alt_blocks = _member_pass(runner, trunk, head, groups, x_groups, step, edit_data, alts, half)
-            parts.append(refs + alt_blocks)
+        def member(m, single_thread=False):
+            if single_thread:
+                torch.set_num_threads(1)  # this worker's own OpenMP setting
+            with torch.inference_mode():
+                runner = _Runner(engine)
+                refs, alt_blocks = _member_pass(runner, m[0], m[1], groups, x_groups, step,
+                                                [dict(d, base={}) for d in edit_data], alts, half)
+                return refs + alt_blocks, runner.flops
+
+        workers = min(torch.get_num_threads(), len(members)) if device.type == "cpu" else 1
+        if workers > 1:
+            # CPU: members side by side in single-threaded workers (as the tracks path): faster than
+            # multi-threaded kernels on small cones, and the numbers do not depend on --threads
+            previous = torch.get_num_threads()
+            try:
+                with ThreadPoolExecutor(workers) as pool:
+                    results = list(pool.map(lambda m: member(m, True), members))
+            finally:
+                torch.set_num_threads(previous)
+        else:
+            results = [member(m) for m in members]
+        parts = [r for r, _ in results]
+        engine.flops += sum(f for _, f in results)
+        del results
         blocks = combine_blocks(parts)
         del parts
         if engine.precision != "fp32" and not meta:
