@@ -144,9 +144,17 @@ def golden(args, device):
     pg = np.load(args.data / "golden/pangolin/dev_raw.npz")
     keys = [k for k in sorted({k.split("_")[0] for k in pg.files}) if f"{k}_x_ref" in pg.files]
     keys = keys[: max(1, args.keys // 4)]
-    net = load_pangolin(args.data, device)
     if args.quick:  # one network (of 12), REF only
-        net.nets = net.nets[:1]
+        from splicescore.convert.pangolin import convert_pangolin_file
+        from splicescore.networks.pangolin import PangolinEnsemble, PangolinNet, weight_file_name
+
+        net = PangolinEnsemble()
+        one = PangolinNet()
+        one.load_state_dict(convert_pangolin_file(args.data / "weights/pangolin" / weight_file_name(0, 1)))
+        net.nets = torch.nn.ModuleList([one])
+        net = net.eval().requires_grad_(False).to(device)
+    else:
+        net = load_pangolin(args.data, device)
     worst = 0.0
     with torch.inference_mode(), exact_math(device):
         for k in keys:
@@ -377,6 +385,8 @@ def main(argv=None) -> int:
     if args.quick:
         args.seconds = min(args.seconds, 0.5)
     device = torch.device(args.device)
+    if device.type == "cpu" and args.quick:
+        torch.set_num_threads(1)  # predictable on a shared machine (OpenMP threads waiting on each other)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     started = time.perf_counter()

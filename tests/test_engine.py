@@ -67,18 +67,21 @@ def test_spliceai_batched_equals_full_windows(spliceai_ensemble, spliceai_chunk)
     assert small.flops > whole.flops  # the REF pass ran again for the next batch of edits
 
 
-def test_dry_run_flops_are_the_planned_cones(spliceai_chunk):
+def test_dry_run_flops_are_the_planned_cones():
     """On the meta device the engine runs the same code on shapes only; its FLOP count is the
-    trunk work of one valid pass per track plus each edit's cone (the incremental formulas)."""
-    _, _, _, _, (inputs_i, _) = spliceai_chunk
-    net = SpliceAIEnsemble().to("meta")
-    engine = Engine("batched", "meta")
-    engine(net, inputs_i)
-    trunk = net.replicas[0].trunk
-    tracks = {x.track for x in inputs_i if isinstance(x, (TrackAlt, TrackSlice))}
-    want = sum(window_flops(trunk, len(inputs_i[t]) - 10_000) for t in tracks)
-    want += sum(edit_flops(trunk, x.edit) for x in inputs_i if isinstance(x, TrackAlt))
-    assert engine.flops == 5 * want
+    trunk work of one valid pass per track plus each edit's cone (the incremental formulas), and a
+    real run counts the same."""
+    net = _Tiny()
+    inputs, _ = _tiny_chunk(net)
+    inputs = [inputs[2]] + [TrackAlt(0, x.edit) for x in inputs if isinstance(x, TrackAlt) and x.track == 2]
+    trunk = net.trunks[0]
+    tracks = {x.track for x in inputs if isinstance(x, (TrackAlt, TrackSlice))}
+    want = sum(window_flops(trunk, len(inputs[t]) - net.context) for t in tracks)
+    want += sum(edit_flops(trunk, x.edit) for x in inputs if isinstance(x, TrackAlt))
+    dry, real = Engine("batched", "meta"), Engine("batched", "cpu")
+    dry(_Tiny().to("meta"), inputs)
+    real(net, inputs)
+    assert dry.flops == real.flops == 2 * want
 
 
 @pytest.mark.slow
