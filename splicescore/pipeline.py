@@ -382,7 +382,8 @@ def _computer(cfg: RunConfig, scorers: list, nets: list, device: torch.device):
     (:class:`splicescore.engine.Engine`), which picks the path per network and device."""
     from splicescore.engine import Engine
 
-    run = functools.partial(predict, precision=cfg.precision)
+    # the CPU's plain windows are exact fp32 only (reduced precision there: the batched engine's convolutions)
+    run = functools.partial(predict, precision=cfg.precision if device.type != "cpu" else "fp32")
     engine = Engine(getattr(cfg, "engine", "auto"), device, cfg.batch_size, _max_positions(cfg), cfg.precision,
                     run=lambda net, xs, bs, dev, mp: run(net, xs, bs, dev, mp))
 

@@ -317,3 +317,33 @@ def test_cli_engine_option_and_cache_key(shared, weights_home, tmp_path, capsys)
     base = ["vcf", "-i", vcf, "-r", shared / FASTA, "-a", "grch38", "--device", "cpu", "-o", tmp_path / "x.vcf"]
     assert run_main(base + ["--precision", "bf16"]) == 2
     assert "--engine batched" in capsys.readouterr().err
+
+
+def test_exact_math_turns_tf32_off_and_restores_it():
+    from splicescore.predict import exact_math
+
+    before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        with exact_math("cuda"):
+            with exact_math("cuda"):  # nested (another device worker)
+                assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+            assert not torch.backends.cudnn.allow_tf32
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
+def test_batched_predict_keeps_float64_outputs():
+    """HAL's scores are float64: the batched window path returns them as float64 (regression: they
+    were cast to float32 on a GPU)."""
+    from splicescore.predict import _predict_batched
+
+    class F64(torch.nn.Module):
+        def forward(self, x):
+            return x.double().sum(dim=(1, 2)) / 3
+
+    xs = [np.full((5, 4), 0.1, np.float32) for _ in range(3)]
+    with torch.inference_mode():
+        got = _predict_batched(F64(), xs, 2, torch.device("cpu"), None)
+    assert all(y.dtype == np.float64 for y in got)
