@@ -208,7 +208,7 @@ def _synthetic(kind: str, n_snv: int, rng) -> list:
     """``(track, [AltEdit])`` pairs. ``dense``: tracks of 1,000 outputs with 200 SNVs each;
     ``isolated``: one SNV per 10,101-nt track."""
     pairs, count = [], 0
-    per, n_out = (200, 1000) if kind == "dense" else (1, 2 * D + 1)
+    per, n_out = (min(200, n_snv), 1000) if kind == "dense" else (1, 2 * D + 1)
     half = CONTEXT // 2
     while count < n_snv:
         x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, CONTEXT + n_out)]
@@ -261,7 +261,8 @@ def matmul_ceiling(device, dtype) -> float:
 
 def speed(args, device):
     ceilings = {}
-    precisions = ["fp32", "bf16"] if (device.type == "cuda" or not args.quick) else ["fp32"]
+    precisions = args.precisions.split(",") if args.precisions else (
+        ["fp32", "bf16"] if (device.type == "cuda" or not args.quick) else ["fp32"])
     for p in precisions:
         dt = torch.float32 if p == "fp32" else torch.bfloat16
         ceilings[p] = (conv_ceiling(args, device, dt), matmul_ceiling(device, dt))
@@ -270,8 +271,8 @@ def speed(args, device):
     if not args.quick:
         models.append(("pangolin", load_pangolin(args.data, device)))
     rng = np.random.default_rng(1)
-    batch_sizes = [8] if args.quick else [16, 64, 256]
-    n_snv = 2 if args.quick else 2048
+    batch_sizes = [int(b) for b in args.batches.split(",")] if args.batches else [8] if args.quick else [16, 64, 256]
+    n_snv = args.snvs or (2 if args.quick else 2048)
     for model, net in models:
         kinds = ["isolated"] if args.quick else ["dense", "isolated"] if model == "spliceai" else ["dense"]
         for kind in kinds:
@@ -389,6 +390,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, default=4.0, help="time per speed row")
     ap.add_argument("--keys", type=int, default=None, help="golden windows per model (default 16, quick 1)")
     ap.add_argument("--out", type=Path, default=None, help="also append the JSON lines here")
+    ap.add_argument("--snvs", type=int, default=None, help="SNVs per speed row input (default 2048, quick 2)")
+    ap.add_argument("--batches", default=None, help="batch sizes of the speed rows (default 16,64,256; quick 8)")
+    ap.add_argument("--precisions", default=None, help="precisions of the speed rows (default fp32,bf16)")
     ap.add_argument("--sections", default="env,golden,engines,speed,oom")
     args = ap.parse_args(argv)
     args.keys = args.keys or (1 if args.quick else 16)
