@@ -276,7 +276,7 @@ def speed(args, device):
     for model, net in models:
         kinds = ["isolated"] if args.quick else ["dense", "isolated"] if model == "spliceai" else ["dense"]
         for kind in kinds:
-            inputs = _synthetic(kind, n_snv if model == "spliceai" else n_snv // 4, rng)
+            inputs = _synthetic(kind, n_snv if model == "spliceai" else max(1, n_snv // 4), rng)
             for engine_name in ("batched", "windows"):
                 for p in precisions:
                     for bs in batch_sizes:
