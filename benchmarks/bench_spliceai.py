@@ -38,8 +38,9 @@ def setup_official(env: Path) -> None:
 
 
 def measure(vcf: Path, fasta: Path, records: int, distance: int = 50, batch_size: int = 64, device: str = "cpu",
-            official_env: Path | None = OFFICIAL_ENV) -> tuple[list[Row], str]:
-    """Time both tools on the first ``records`` records: (rows, a line on output agreement)."""
+            official_env: Path | None = OFFICIAL_ENV, engines: tuple[str, ...] = ()) -> tuple[list[Row], str]:
+    """Time both tools on the first ``records`` records: (rows, a line on output agreement).
+    ``engines``: also splicescore with each ``--engine`` given (e.g. ``batched``), one row each."""
     official_bin = official_env / "bin" / "spliceai" if official_env else None
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
@@ -49,8 +50,17 @@ def measure(vcf: Path, fasta: Path, records: int, distance: int = 50, batch_size
                                   str(ours_out), "-r", str(fasta), "-a", "grch38", "-D", str(distance),
                                   "--batch-size", str(batch_size), "--device", device])
         ours = Row(f"splicescore spliceai ({device})", n, t_ours, rss_ours)
+        extra, same = [], []
+        for name in engines:
+            out = work / f"ours.{name}.vcf"
+            t, rss = timed([str(REPO / ".venv/bin/splicescore"), "-q", "vcf", "-i", str(work / "in.vcf"), "-o", str(out),
+                            "-r", str(fasta), "-a", "grch38", "-D", str(distance), "--batch-size", str(batch_size),
+                            "--device", device, "--engine", name])
+            extra.append(Row(f"splicescore spliceai ({device}, --engine {name})", n, t, rss))
+            same.append(f"--engine {name}: {sum(x == y for x, y in zip(info_values(out, 'SpliceAI'), info_values(ours_out, 'SpliceAI')))}/{n} strings as the default")
         if official_bin is None or not official_bin.exists():
-            return [ours], "official SpliceAI not installed here: run bench_spliceai.py --setup-official to compare"
+            return [ours] + extra, "; ".join(
+                ["official SpliceAI not installed here: run bench_spliceai.py --setup-official to compare"] + same)
         plain = work / "ref.fa"
         with gzip.open(fasta, "rb") as src, open(plain, "wb") as dst:
             shutil.copyfileobj(src, dst)
@@ -59,8 +69,11 @@ def measure(vcf: Path, fasta: Path, records: int, distance: int = 50, batch_size
                                 "-A", "grch38", "-D", str(distance)])
         official = Row("spliceai 1.3.1 (official)", n, t_off, rss_off)
         ours.baseline = official
+        for r in extra:
+            r.baseline = official
         a, b = info_values(ours_out, "SpliceAI"), info_values(off_out, "SpliceAI")
-        return [ours, official], f"spliceai: identical SpliceAI= strings: {sum(x == y for x, y in zip(a, b))}/{len(b)}"
+        return [ours] + extra + [official], "; ".join(
+            [f"spliceai: identical SpliceAI= strings: {sum(x == y for x, y in zip(a, b))}/{len(b)}"] + same)
 
 
 def main() -> None:

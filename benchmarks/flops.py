@@ -4,6 +4,12 @@ Usage::
 
     SPLICESCORE_HOME=... .venv/bin/python benchmarks/flops.py --model spliceai --records 300
     SPLICESCORE_HOME=... .venv/bin/python benchmarks/flops.py --model pangolin --records 40
+    SPLICESCORE_HOME=... .venv/bin/python benchmarks/flops.py --engine batched --model spliceai --records 300
+
+``--engine batched`` runs the batched engine (:mod:`splicescore.engine`, what ``--device cuda``
+runs) on PyTorch's ``meta`` device: the very code of a real run, tensors with shapes but no data,
+and counts the convolutions it executes (``Engine.flops``: 2 x output elements x input channels x
+kernel width of every trunk convolution it calls). The last line is ``GFLOP per record: X``.
 
 Counts the trunk convolutions (2 FLOPs per multiply-add; the 1x1 output heads, < 0.1 %, left out) of
 every ensemble member (SpliceAI: 5 replicas, Pangolin: 12 networks) for: the published tool (every
@@ -17,6 +23,8 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+
+import torch
 
 from splicescore.networks.incremental import edit_flops, window_flops
 from splicescore.networks.trunk import DilatedResidualTrunk
@@ -81,6 +89,26 @@ def count(model: str, variants: list[Variant], fasta: Path, annotation: str, dis
     return {k: MEMBERS[model] * v / len(variants) / 1e9 for k, v in totals.items()}
 
 
+def count_batched(model: str, variants: list[Variant], fasta: Path, annotation: str, distance: int = 50,
+                  chunk_size: int = 128, max_positions: int | None = None) -> float:
+    """Trunk GFLOP per record that the batched engine executes for these records (a meta-device
+    run of :class:`splicescore.engine.Engine` over the chunks ``vcf`` would plan)."""
+    from splicescore.engine import Engine
+
+    if model == "spliceai":
+        from splicescore.networks.spliceai import SpliceAIEnsemble as net_cls
+    else:
+        from splicescore.networks.pangolin import PangolinEnsemble as net_cls
+    with torch.device("meta"):
+        net = net_cls().eval()
+    _, inc = scorers(model, fasta, annotation, distance)
+    engine = Engine("batched", "meta", max_positions=max_positions or 64 * (CONTEXT + 2 * distance + 1))
+    for k in range(0, len(variants), chunk_size):
+        inputs, _ = inc.plan_chunk(variants[k : k + chunk_size])
+        engine(net, inputs)  # these plans hold only tracks and their entries (no plain windows)
+    return engine.flops / len(variants) / 1e9
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", choices=sorted(MEMBERS), default="spliceai")
@@ -91,9 +119,18 @@ def main() -> None:
     ap.add_argument("--distance", type=int, default=50)
     ap.add_argument("--chunk-size", type=int, default=128)
     ap.add_argument("--snvs-only", action="store_true", help="keep only records whose REF and ALTs are 1 nt")
+    ap.add_argument("--engine", choices=("plans", "batched"), default="plans",
+                    help="plans: FLOPs of every plan from formulas (default); batched: the convolutions the batched "
+                         "engine executes (a meta-device run), last line 'GFLOP per record: X'")
     args = ap.parse_args()
     annotation = args.annotation or ("grch38" if args.model == "spliceai" else str(SHARED / "data/annotation/grch38_slices.gtf"))
     variants = read_variants(args.vcf, args.records, args.snvs_only)
+    if args.engine == "batched":
+        g = count_batched(args.model, variants, args.fasta, annotation, args.distance, args.chunk_size)
+        print(f"{args.model}: {len(variants)} records, D={args.distance}; batched engine (what --device cuda runs), "
+              f"trunk convolutions executed")
+        print(f"GFLOP per record: {g:.2f}")
+        return
     g = count(args.model, variants, args.fasta, annotation, args.distance, args.chunk_size)
     print(f"{args.model}: {len(variants)} records, D={args.distance}; trunk GFLOP per record:")
     for name, key in (("published (same padding, REF+ALT windows)", "published"),

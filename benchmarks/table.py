@@ -50,6 +50,8 @@ def main() -> None:
     ap.add_argument("--pangolin-records", type=int, default=60)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--memory", action="store_true", help="also peak RSS for 1,000 vs 100,000 records")
+    ap.add_argument("--engines", default="batched",
+                    help="extra splicescore SpliceAI rows, one per --engine (comma-separated; '' for none)")
     ap.add_argument("--spliceai-env", type=Path, default=bench_spliceai.OFFICIAL_ENV)
     ap.add_argument("--pangolin-env", type=Path, default=bench_pangolin.OFFICIAL_ENV)
     args = ap.parse_args()
@@ -60,7 +62,8 @@ def main() -> None:
     for model, vcf, n, annotation, run in (
         ("spliceai", sai_vcf, args.spliceai_records, "grch38",
          lambda: bench_spliceai.measure(sai_vcf, FASTA, args.spliceai_records, device=args.device,
-                                        official_env=args.spliceai_env)),
+                                        official_env=args.spliceai_env,
+                                        engines=tuple(e for e in args.engines.split(",") if e))),
         ("pangolin", pg_vcf, args.pangolin_records, str(GTF),
          lambda: bench_pangolin.measure(pg_vcf, FASTA, GTF, args.pangolin_records, device=args.device,
                                         official_env=args.pangolin_env)),
@@ -68,8 +71,11 @@ def main() -> None:
         measured, note = run()
         g = flops.count(model, flops.read_variants(vcf, n), FASTA, annotation)
         measured[0].gflop_per_variant = g["incremental"]
-        if len(measured) > 1:
-            measured[1].gflop_per_variant = g["published"]
+        for r in measured[1:]:
+            if "official" in r.tool:
+                r.gflop_per_variant = g["published"]
+            elif "--engine batched" in r.tool:
+                r.gflop_per_variant = flops.count_batched(model, flops.read_variants(vcf, n), FASTA, annotation)
         rows += measured
         notes.append(note)
     if args.memory:

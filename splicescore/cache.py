@@ -99,10 +99,22 @@ def scoring_settings(cfg, device_type: str) -> dict:
         "precision": cfg.precision,
         "torch": torch.__version__,
     }
+    if _engine_path(cfg, device_type) != _engine_path(None, device_type):
+        # another compute path than the device's default rounds differently (same strings;
+        # unrounded values to ~1e-9); the default's keys stay those of earlier versions
+        settings["engine"] = _engine_path(cfg, device_type)
     if device_type != "cpu":  # GPU kernels and batch composition change the last bits
         settings.update(batch_size=cfg.batch_size, chunk_size=cfg.chunk_size,
                         gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None)
     return settings
+
+
+def _engine_path(cfg, device_type: str) -> str:
+    """What ``--engine`` resolves to on ``device_type`` (``auto`` is ``tracks`` on the CPU)."""
+    name = getattr(cfg, "engine", "auto")
+    if name == "auto":
+        return "tracks" if device_type == "cpu" else "batched"
+    return name
 
 
 def _entry(tx) -> dict:

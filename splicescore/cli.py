@@ -88,8 +88,12 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, verbose: int) -> None:
               help="One worker per device (e.g. cuda:0,cuda:1); chunks of records alternate between them, "
                    "output order is input order. Overrides --device.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
-              help="GPU only: fp32 is exact; bf16/fp16 autocast the networks (faster, scores may differ in the "
+              help="GPU (or --engine batched): fp32 is exact; bf16/fp16 run the convolutions (faster, scores may differ in the "
                    "second decimal).")
+@click.option("--engine", type=click.Choice(["auto", "batched", "windows"]), default="auto", show_default=True,
+              help="SpliceAI/Pangolin compute path: batched (incremental ALT passes batched per layer, any device), "
+                   "windows (every ALT as a full window), auto (CPU: per-track incremental jobs, byte-reproducible; "
+                   "GPU: batched). All are exact in fp32 (the same strings; values to float rounding).")
 @click.option("--threads", default=None, type=click.IntRange(1), help="CPU threads for inference [default: torch's].")
 @click.option("--transcripts", default="auto", show_default=True,
               help="GTF/GFF3 only. One transcript per gene: auto (MANE_Select, else Ensembl_canonical, else longest), "
@@ -126,7 +130,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, verbose: int) -> None:
                    "weights, options, reference sequence and annotation are taken from it, new ones added. "
                    "Safe to share between concurrent runs (shards).")
 def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, output_type, batch_size, chunk_size, device,
-            devices, precision, threads, transcripts, transcript_types, all_nonzero, pad_ends, pangolin_mask, pangolin_cutoff, pas, hal_ref_psi, sptransformer_flags,
+            devices, precision, engine, threads, transcripts, transcript_types, all_nonzero, pad_ends, pangolin_mask, pangolin_cutoff, pas, hal_ref_psi, sptransformer_flags,
             region, shard, write_index, resume, cache):
     """Annotate a VCF with splicing scores.
 
@@ -154,7 +158,7 @@ def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, 
         all_nonzero=all_nonzero,
         pangolin_mask=bool(pangolin_mask), pangolin_cutoff=pangolin_cutoff, pas=pas, hal_ref_psi=hal_ref_psi,
         sptransformer_flags=sptransformer_flags, region=region, shard=_parse_shard(shard), write_index=write_index,
-        cache=cache, progress=_progress_printer() if sys.stderr.isatty() and log.isEnabledFor(NOTICE) else None,
+        cache=cache, engine=engine, progress=_progress_printer() if sys.stderr.isatty() and log.isEnabledFor(NOTICE) else None,
     )
     stats = run_vcf(cfg)
     if cfg.progress:

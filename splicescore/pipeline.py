@@ -66,6 +66,7 @@ class RunConfig:
     devices: tuple[str, ...] | None = None  # one worker per device (overrides ``device``)
     precision: str = "fp32"  # GPU autocast: fp32 (exact), bf16 or fp16
     cache: str | None = None  # score cache file (splicescore.cache): records scored before are not scored again
+    engine: str = "auto"  # SpliceAI/Pangolin compute path (splicescore.engine): auto, batched, windows
 
 
 @dataclass
@@ -185,9 +186,8 @@ def run_vcf(cfg: RunConfig, loaded: Loaded | None = None) -> Statistics:
     device = devices[0]
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    # exact fp32 on GPUs too (TF32 would change the numbers)
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
+    # exact fp32 on GPUs too: predict and the engine turn TF32 off around every network call
+    # (splicescore.predict.exact_math), for every caller, not only this one
 
     reference = Reference(cfg.reference) if loaded is None else loaded.reference
     vin = cache = None
@@ -251,8 +251,8 @@ def _devices(cfg: RunConfig) -> list[torch.device]:
         raise UsageError(f"--devices {','.join(names)}: a GPU is listed twice (one worker per device)")
     if cfg.precision not in PRECISIONS:
         raise UsageError(f"--precision {cfg.precision}: one of {', '.join(PRECISIONS)}")
-    if cfg.precision != "fp32" and devices[0].type == "cpu":
-        raise UsageError(f"--precision {cfg.precision} needs a GPU; the CPU path runs exact fp32")
+    if cfg.precision != "fp32" and devices[0].type == "cpu" and cfg.engine != "batched":
+        raise UsageError(f"--precision {cfg.precision} needs a GPU or --engine batched; the CPU path runs exact fp32")
     return devices
 
 
@@ -438,15 +438,18 @@ def _plan(chunk: list, first_index: int, built, cache=None, refcheck=None) -> _J
 
 def _computer(cfg: RunConfig, scorers: list, nets: list, device: torch.device):
     """``job -> None``: runs every model's network inputs of a job on ``device`` (a device worker;
-    ``nets[k]`` is model ``k``'s network on that device)."""
-    run = functools.partial(predict, precision=cfg.precision)
+    ``nets[k]`` is model ``k``'s network on that device) through the one engine
+    (:class:`splicescore.engine.Engine`), which picks the path per network and device."""
+    from splicescore.engine import Engine
+
+    # the CPU's plain windows are exact fp32 only (reduced precision there: the batched engine's convolutions)
+    run = functools.partial(predict, precision=cfg.precision if device.type != "cpu" else "fp32")
+    engine = Engine(getattr(cfg, "engine", "auto"), device, cfg.batch_size, _max_positions(cfg), cfg.precision,
+                    run=lambda net, xs, bs, dev, mp: run(net, xs, bs, dev, mp))
 
     def compute(job: _Job) -> None:
-        for scorer, net, w in zip(scorers, nets, job.work):
-            if hasattr(scorer, "compute"):  # the scorer runs its own inputs (tracks, incremental ALTs)
-                w.outputs = scorer.compute(net, w.inputs, device, cfg.batch_size, _max_positions(cfg), run=run)
-            else:
-                w.outputs = run(net, w.inputs, cfg.batch_size, device, _max_positions(cfg))
+        for net, w in zip(nets, job.work):
+            w.outputs = engine(net, w.inputs)
 
     return compute
 

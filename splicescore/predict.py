@@ -53,6 +53,45 @@ def check_stop() -> None:
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+_TF32_LOCK = threading.Lock()
+_TF32_USERS = [0, None]  # active exact_math contexts, flags to restore after the last one
+
+
+@contextlib.contextmanager
+def exact_math(device: torch.device | str | None = None):
+    """TF32 off for cuDNN convolutions and CUDA matmuls while network work runs (every caller:
+    the CLI, the engine, tests and scripts that call :func:`predict`); the previous flags come back
+    when the last such context on any thread ends. TF32 would round inputs to 10-bit mantissas."""
+    with _TF32_LOCK:
+        if _TF32_USERS[0] == 0:
+            _TF32_USERS[1] = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
+        _TF32_USERS[0] += 1
+    try:
+        yield
+    finally:
+        with _TF32_LOCK:
+            _TF32_USERS[0] -= 1
+            if _TF32_USERS[0] == 0:
+                torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = _TF32_USERS[1]
+
+
+def is_oom(exc: BaseException) -> bool:
+    """A device out-of-memory error: ``torch.cuda.OutOfMemoryError``, or a RuntimeError from cuDNN /
+    cuBLAS / the allocator that says so (``CUDNN_STATUS_ALLOC_FAILED``, ``out of memory``)."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    if isinstance(exc, RuntimeError):
+        text = str(exc)
+        return any(s in text for s in ("CUDNN_STATUS_ALLOC_FAILED", "out of memory", "CUBLAS_STATUS_ALLOC_FAILED"))
+    return False
+
+
+#: per (model, device): the batch size an out-of-memory error reduced it to, kept for the run
+_REDUCED: dict = {}
+
+
 def _autocast(device: torch.device, precision: str):
     """Mixed-precision context for ``precision`` (``fp32``: none)."""
     if PRECISIONS[precision] is None:
@@ -118,7 +157,8 @@ def predict(
         if precision != "fp32":
             raise ValueError("the CPU path runs float32 only")
         return [_crop(y, n, context) for y, n in zip(_cpu_windows(model, inputs), lengths)]
-    return _predict_batched(model, inputs, batch_size, device, max_positions, precision)
+    with exact_math(device):
+        return _predict_batched(model, inputs, batch_size, device, max_positions, precision)
 
 
 def _predict_batched(model, inputs, batch_size: int, device: torch.device, max_positions: int | None,
@@ -130,20 +170,25 @@ def _predict_batched(model, inputs, batch_size: int, device: torch.device, max_p
     # input order
     order = sorted(range(len(inputs)), key=lambda i: -lengths[i])
     outputs: list[np.ndarray | None] = [None] * len(inputs)
-    pending = list(_batches(order, lengths, max(1, batch_size), max_positions))
+    key = (id(model), str(device))
+    batch_size = min(max(1, batch_size), _REDUCED.get(key, batch_size))
+    pending = list(_batches(order, lengths, batch_size, max_positions))
     while pending:
         check_stop()
         batch = pending.pop(0)
         try:
             with _autocast(device, precision):
                 y = _run_batch(model, [inputs[i] for i in batch], device)
-        except torch.cuda.OutOfMemoryError:
-            if len(batch) == 1:
+        except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
+            if not is_oom(exc) or len(batch) == 1:
                 raise
-            # halve the batch and retry instead of failing (the numbers do not depend on batching)
+            # free, halve the batch (and remember it for the rest of the run) and retry instead of
+            # failing (on a GPU the strings do not depend on batching; values to float rounding)
+            del exc
             if device.type == "cuda":
                 torch.cuda.empty_cache()
             half = len(batch) // 2
+            _REDUCED[key] = min(_REDUCED.get(key, half), half)
             pending[:0] = [batch[:half], batch[half:]]
             continue
         for row, i in enumerate(batch):
@@ -158,7 +203,13 @@ def _crop(y: np.ndarray, length: int, context: int | None) -> np.ndarray:
 def _run_batch(model: torch.nn.Module, windows: list[np.ndarray], device: torch.device) -> np.ndarray:
     """One forward pass (GPU) over windows of one length."""
     x = torch.from_numpy(np.stack(windows).astype(np.float32, copy=False)).transpose(1, 2)
-    return model(x.to(device)).float().cpu().numpy()
+    if device.type == "cuda":  # pinned host memory: an asynchronous copy
+        x = x.contiguous().pin_memory().to(device, non_blocking=True)
+    else:
+        x = x.to(device)
+    y = model(x)
+    # reduced-precision outputs come back as float32; HAL's float64 stays float64
+    return (y.float() if y.dtype in (torch.float16, torch.bfloat16) else y).cpu().numpy()
 
 
 def _cpu_windows(model: torch.nn.Module, windows: Sequence[np.ndarray]) -> list[np.ndarray]:

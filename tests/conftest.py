@@ -37,6 +37,10 @@ def shared() -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def _torch_threads():
     torch.set_num_threads(min(2, os.cpu_count() or 1))
+    # exact fp32 for tests that call the networks directly on a GPU too (predict and the engine turn
+    # TF32 off themselves: splicescore.predict.exact_math)
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
     yield
 
 

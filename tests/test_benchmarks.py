@@ -40,3 +40,24 @@ def test_table_ratio_is_throughput_over_official():
     print_table([ours, official], out)
     line = out.getvalue().splitlines()[1].split()
     assert line[:5] == ["ours", "20", "10.0", "2.00", "20.0x"] and line[5] == "12.5"
+
+
+def test_spliceai_benchmark_gains_the_batched_engine_row(shared, weights_home):
+    """Smoke test of benchmarks/run's SpliceAI part: a row for ``--engine batched`` next to the
+    default one, and the two give the same strings."""
+    import bench_spliceai
+
+    rows, note = bench_spliceai.measure(shared / "golden/spliceai/dev.input.vcf", shared / FASTA, 2,
+                                        official_env=None, engines=("batched",))
+    assert [r.tool for r in rows] == ["splicescore spliceai (cpu)", "splicescore spliceai (cpu, --engine batched)"]
+    assert "--engine batched: 2/2 strings as the default" in note
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model, limit", [("spliceai", 16), ("pangolin", 35)])
+def test_batched_engine_flops_per_dev_record(shared, weights_home, model, limit):
+    """The issue's targets for the device path: what the batched engine executes (a meta-device run)
+    on the 300 DEV records, <= 16 GFLOP per record for SpliceAI and <= 35 for Pangolin."""
+    annotation = "grch38" if model == "spliceai" else str(shared / "data/annotation/grch38_slices.gtf")
+    variants = flops.read_variants(shared / "golden/spliceai/dev.input.vcf", 300)
+    assert flops.count_batched(model, variants, shared / FASTA, annotation) <= limit

@@ -446,3 +446,25 @@ def test_full_golden(shared, golden, pangolin_home, memo_predict, tmp_path, vcf_
     ours = run_pangolin(shared, inp, tmp_path / "out.vcf", *args)
     stats = compare(ours, read_vcf(golden / official), skip_genes=leaky(shared) if not args else lambda r, i: False)
     assert_fidelity(stats)
+
+
+# --------------------------------------------------------------------------- the batched engine
+
+
+@pytest.mark.parametrize("vcf_in, official, first, args", [
+    ("dev_supp2.input.vcf", "dev_supp2.d50.nomask.official.vcf", None, ["--pangolin-mask", "0"]),
+    pytest.param("dev_supp2.input.vcf", "dev_supp2.d50.mask.official.vcf", None, [], marks=pytest.mark.slow),
+    pytest.param("dev_first150.input.vcf", "dev_first150.d50.mask.official.vcf", None, [], marks=pytest.mark.slow),
+    pytest.param("dev_supp.input.vcf", "dev_supp.d50.mask.official.vcf", None, [], marks=pytest.mark.slow),
+    pytest.param("dev_supp.input.vcf", "dev_supp.d50.nomask.official.vcf", None, ["--pangolin-mask", "0"],
+                 marks=pytest.mark.slow),
+    pytest.param("dev_first150.input.vcf", "dev_first50.d50.nomask.official.vcf", 50, ["--pangolin-mask", "0"],
+                 marks=pytest.mark.slow),
+], ids=["supp2-nomask", "supp2-mask", "dev150-mask", "supp-mask", "supp-nomask", "dev50-nomask"])
+def test_golden_batched_engine(shared, golden, pangolin_home, tmp_path, vcf_in, official, first, args):
+    """``--engine batched`` (what a GPU runs) on the CPU: the official scores (dev_supp2 unmasked,
+    a whole golden file, in the default suite; every file with ``-m slow``)."""
+    inp = write_vcf(golden / vcf_in, tmp_path / "in.vcf", first=first)
+    ours = run_pangolin(shared, inp, tmp_path / "out.vcf", *args, "--engine", "batched")
+    stats = compare(ours, read_vcf(golden / official), skip_genes=leaky(shared) if not args else lambda r, i: False)
+    assert_fidelity(stats)

@@ -93,6 +93,21 @@ def read_tsv(path: Path) -> dict:
 
 @pytest.mark.parametrize("vcf_in, official, first, args", GOLDEN_RUNS, ids=[r[1] for r in GOLDEN_RUNS])
 def test_cli_matches_official(shared, weights_home, memo_predict, tmp_path, vcf_in, official, first, args):
+    check_golden(shared, tmp_path, vcf_in, official, first, args)
+
+
+# the batched engine (what a GPU runs) on the CPU: dev_supp2 in the default suite, every file with -m slow
+BATCHED_DEFAULT = {"dev_supp2.D50.M0.official.vcf"}
+
+
+@pytest.mark.parametrize("vcf_in, official, first, args", [
+    pytest.param(*r, marks=() if r[1] in BATCHED_DEFAULT else pytest.mark.slow) for r in GOLDEN_RUNS
+], ids=[r[1] for r in GOLDEN_RUNS])
+def test_cli_matches_official_batched_engine(shared, weights_home, tmp_path, vcf_in, official, first, args):
+    check_golden(shared, tmp_path, vcf_in, official, first, [*args, "--engine", "batched"])
+
+
+def check_golden(shared, tmp_path, vcf_in, official, first, args):
     golden = shared / "golden" / "spliceai"
     inp = first_records(golden / vcf_in, tmp_path / "in.vcf", first)
     out, tsv = tmp_path / "out.vcf", tmp_path / "out.tsv"

@@ -200,7 +200,8 @@ def alt_pass(trunk: DilatedResidualTrunk, cache: TrunkCache, edit: AltEdit) -> t
         raise ValueError("the ALT window is not inside the track")
     offs = cache.offsets
     spans = _spans(trunk, edit)
-    alt = torch.from_numpy(np.ascontiguousarray(edit.alt.T, dtype=np.float32)).to(cache.unit_in[0].dtype)
+    ref0 = cache.unit_in[0]
+    alt = torch.from_numpy(np.ascontiguousarray(edit.alt.T, dtype=np.float32)).to(ref0.device, ref0.dtype)
     vals = trunk.conv_in(alt[None])[0]  # (C, a) at edited positions q .. q + a - 1
     v_lo = edit.q
     skip = _patched(cache.skip0, half, out_lo, out_hi, trunk.skip_in(vals[None])[0], v_lo, shift)[None]
@@ -234,7 +235,7 @@ def snv_alt_pass(
 ) -> torch.Tensor:
     """Trunk output ``(C, 2D + 1)`` at outputs ``pos - D .. pos + D`` for the track input with
     column ``pos`` replaced by ``alt`` ``(in_channels,)`` (:func:`alt_pass` of :func:`snv_edit`)."""
-    alt = alt.numpy() if isinstance(alt, torch.Tensor) else alt
+    alt = alt.detach().cpu().numpy() if isinstance(alt, torch.Tensor) else alt
     return alt_pass(trunk, cache, snv_edit(pos, alt, distance))
 
 

@@ -185,6 +185,16 @@ class PangolinEnsemble(nn.Module):
         alts = [layout(lambda part, j=j: part[1][j]) for j in range(len(parts[0][1]))]
         return ref, alts
 
+    def combine_members(self, parts: list):
+        """:meth:`stack_members` (the name the track engines call)."""
+        return self.stack_members(parts)
+
+    def combine_blocks(self, parts: list) -> list:
+        """Per network a list of output blocks ``(B_k, n_k)`` -> blocks ``(B_k, 3, 4, n_k)`` in the
+        layout of :meth:`forward` (batch first)."""
+        ref, alts = self.stack_members([(p[0], list(p[1:])) for p in parts])
+        return [b.movedim(2, 0) for b in [ref] + list(alts)]
+
     def forward_raw(self, x: torch.Tensor, valid: bool = True) -> torch.Tensor:
         """All 12 channels of every network, ``(12 networks, B, 12, L - 10000)``, networks in the
         official order (index ``3 * tissue + replicate - 1``)."""

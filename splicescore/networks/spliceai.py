@@ -51,6 +51,24 @@ class SpliceAIEnsemble(nn.Module):
         """Per-replica probabilities ``(R, B, 3, L - 10000)``."""
         return torch.stack([m(x, valid=valid) for m in self.replicas])
 
+    def members(self) -> list:
+        """``(trunk, head)`` per replica for the track engines (:mod:`splicescore.engine`): ``head``
+        maps trunk features ``(B, C, n)`` to that replica's probabilities ``(B, 3, n)``."""
+        from splicescore.networks.incremental import spliceai_head
+
+        return [(r.trunk, spliceai_head(r)) for r in self.replicas]
+
+    def combine_members(self, parts: list):
+        """Per-replica ``(ref, [alt, ...])`` -> their mean, summed in replica order as :meth:`forward`."""
+        from splicescore.networks.incremental import combine_replicas
+
+        return combine_replicas(parts)
+
+    def combine_blocks(self, parts: list) -> list:
+        """Per replica a list of output blocks ``(B_k, 3, n_k)`` -> the mean blocks (replica order)."""
+        ref, alts = self.combine_members([(p[0], list(p[1:])) for p in parts])
+        return [ref] + list(alts)
+
     def forward(self, x: torch.Tensor, valid: bool = True) -> torch.Tensor:
         out = self.replicas[0](x, valid=valid)
         for m in self.replicas[1:]:

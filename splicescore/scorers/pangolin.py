@@ -255,15 +255,14 @@ class PangolinScorer:
                     inputs[i] = TrackAlt(track, edit)
 
     def compute(self, net, inputs: list, device, batch_size: int = 64, max_positions: int | None = None,
-                run=predict) -> list[np.ndarray]:
-        """Outputs for the inputs of :meth:`plan_chunk`: on the CPU through
-        :func:`~splicescore.scorers.tracks.compute_tracks` (each track once per network, ALTs
-        incrementally), elsewhere as full windows through ``run`` (:func:`predict`)."""
-        device = torch.device(device) if isinstance(device, str) else device
-        if device.type != "cpu" or not hasattr(net, "members"):
-            return compute_windows(inputs, ps.CONTEXT, lambda xs: run(net, xs, batch_size, device, max_positions))
-        return compute_tracks(inputs, net.members(), net.stack_members, ps.CONTEXT,
-                              lambda xs: run(net, xs, batch_size, device, max_positions))
+                run=predict, engine: str = "auto") -> list[np.ndarray]:
+        """Outputs for the inputs of :meth:`plan_chunk` through :class:`splicescore.engine.Engine`
+        (``auto``: the CPU's per-(track, member) incremental jobs, the batched incremental path on a
+        GPU; ``batched``; ``windows``: every entry as its full window through ``run``)."""
+        from splicescore.engine import Engine
+
+        return Engine(engine, device, batch_size, max_positions, run=lambda n, xs, bs, dev, mp: run(n, xs, bs, dev, mp))(
+            net, inputs)
 
     def finish(self, variant: Variant, plan: RecordPlan, outputs: list[np.ndarray]) -> RecordResult:
         """``outputs[i]`` is ``(3 replicates, 4 tissues, L_i - 10000)`` for ``plan.inputs[i]``

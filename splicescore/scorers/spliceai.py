@@ -285,19 +285,14 @@ class SpliceAIScorer:
         return AltEdit(q, ref_len, alt, centre - d, self.cov - ref_len + len(unit.alt))
 
     def compute(self, net, inputs: list, device, batch_size: int = 64, max_positions: int | None = None,
-                run=predict) -> list[np.ndarray]:
-        """Outputs for the inputs of :meth:`plan_chunk` (the pipeline calls this instead of
-        :func:`predict`). On the CPU every track goes once through each replica (REF outputs, then
-        the ALT outputs of its entries from the cached REF activations;
-        :func:`splicescore.scorers.tracks.compute_tracks`), so the numbers do not depend on
-        ``--threads`` or ``--batch-size``. On a GPU, or for a network without replicas, everything
-        goes through ``run`` (:func:`predict`) as full windows."""
-        device = torch.device(device) if isinstance(device, str) else device
-        if device.type != "cpu" or not hasattr(net, "replicas"):
-            return compute_windows(inputs, CONTEXT, lambda xs: run(net, xs, batch_size, device, max_positions))
-        members = [(r.trunk, spliceai_head(r)) for r in net.replicas]
-        return compute_tracks(inputs, members, combine_replicas, CONTEXT,
-                              lambda xs: run(net, xs, batch_size, device, max_positions))
+                run=predict, engine: str = "auto") -> list[np.ndarray]:
+        """Outputs for the inputs of :meth:`plan_chunk` through :class:`splicescore.engine.Engine`
+        (``auto``: the CPU's per-(track, member) incremental jobs, the batched incremental path on a
+        GPU; ``batched``; ``windows``: every entry as its full window through ``run``)."""
+        from splicescore.engine import Engine
+
+        return Engine(engine, device, batch_size, max_positions, run=lambda n, xs, bs, dev, mp: run(n, xs, bs, dev, mp))(
+            net, inputs)
 
     def _track_input(self, tx: Transcript, contig: str, first1: int, last1: int) -> np.ndarray:
         """One-hot REF input whose outputs are genomic positions ``first1..last1`` (N outside ``tx``)."""

@@ -149,12 +149,12 @@ def compute_tracks(
         torch.set_num_threads(previous)
     for track, members_of in entries.items():
         ref, alts = combine([results[(track, m)] for m in range(len(members))])
-        outputs[track] = ref.numpy()
+        outputs[track] = ref.cpu().numpy()
         alts = iter(alts)
         for i in members_of:
             x = inputs[i]
             if isinstance(x, TrackAlt):
-                outputs[i] = next(alts).numpy()
+                outputs[i] = next(alts).cpu().numpy()
             else:
                 outputs[i] = _slice(outputs[track], x, context)
     return outputs
