@@ -322,8 +322,6 @@ class Session:
         [self.device] = pipeline._devices(dataclasses.replace(self.config, devices=None))
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
         self.reference = Reference(self.config.reference)
         self._caches: dict = {}
         self._seq_nets: dict = {}

@@ -355,7 +355,6 @@ def compute_tracks(variant: Variant, model: str, reference: str, annotation: str
         Variant or options the model cannot score, a contig missing from the FASTA, REF differing
         from the FASTA, no gene at the variant, weights missing.
     """
-    import torch
 
     from splicescore.genome import Reference
     from splicescore.pipeline import RunConfig, build_models
@@ -365,9 +364,6 @@ def compute_tracks(variant: Variant, model: str, reference: str, annotation: str
         raise _unknown_model(model)
     check_distance(model, distance)
     dev = resolve_device(device)
-    # exact fp32 on GPUs too, as `splicescore vcf` runs (TF32 would change the numbers)
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
     ref = Reference(reference)
     try:
         check_variant(ref, variant, model)

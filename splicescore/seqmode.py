@@ -94,8 +94,6 @@ def run_seqs(cfg: SeqsConfig) -> SeqsStatistics:
         raise UsageError(f"model {cfg.model!r} has no sequence mode yet")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
     device = resolve_device(cfg.device)
     header, rows = read_pairs(cfg.input)
     if not weights.is_installed(cfg.model, cfg.weights_home) and hasattr(plugin, "download"):

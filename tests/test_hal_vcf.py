@@ -72,6 +72,20 @@ def test_seqs_golden_subset(shared, hal_home, tmp_path):
     _golden_seqs(shared, tmp_path, SEQ_SUBSET)
 
 
+def test_seqs_leaves_the_callers_tf32_flags(shared, hal_home, tmp_path):
+    """Regression: ``seqs`` (like ``plot``) set the TF32 flags process-wide; now only the network calls
+    turn them off (splicescore.predict.exact_math) and the caller's settings come back."""
+    import torch
+
+    before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        _golden_seqs(shared, tmp_path, 2)
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
 def _pearson(x, y):
     x, y = x - x.mean(), y - y.mean()
     return float((x * y).sum() / np.sqrt((x * x).sum() * (y * y).sum()))
