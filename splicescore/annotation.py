@@ -284,28 +284,11 @@ def load_gtf_lines(path: str | Path, transcripts: str = "auto") -> GeneIndex:
         except OSError as exc:
             raise InputError(f"cannot read transcript list: {exc}", transcripts) from exc
 
-    tx_info, exons, gene_names = _scan_gtf(path)
     by_gene: dict[str, list[Transcript]] = defaultdict(list)
     tags: dict[str, set[str]] = {}
-    for tid, info in tx_info.items():
-        ex = sorted(exons.get(tid, []))
-        if not ex or info["strand"] not in ("+", "-"):
-            continue
+    for tid, info, _, t in _valid_transcripts(path):
         if keep_ids is not None and tid not in keep_ids and tid.split(":")[-1] not in keep_ids:
             continue
-        gene = gene_names.get(info["gene_id"], info["gene"]) if info["gene"] == info["gene_id"] else info["gene"]
-        t = Transcript(
-            gene=gene.split(":")[-1] if gene.startswith("gene:") else gene,
-            chrom=info["chrom"],
-            strand=info["strand"],
-            tx_start1=info["start1"] if info["start1"] is not None else ex[0][0],
-            tx_end1=info["end1"] if info["end1"] is not None else max(e for _, e in ex),
-            exon_starts1=tuple(s for s, _ in ex),
-            exon_ends1=tuple(e for _, e in ex),
-            transcript_id=tid,
-            order=info["order"],
-            gene_id=info["gene_id"].split(":", 1)[-1] if info["gene_id"].startswith("gene:") else info["gene_id"],
-        )
         by_gene[info["gene_id"] or t.gene].append(t)
         tags[tid] = info["tags"]
 

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from splicescore.networks.incremental import AltEdit, _offsets, _spans
+from splicescore.networks.incremental import _offsets, _spans
 from splicescore.predict import PRECISIONS, check_stop, exact_math, is_oom, predict, resolve_device
 from splicescore.scorers.tracks import TrackAlt, TrackSlice, compute_tracks, compute_windows
 
@@ -347,7 +347,6 @@ def batched_tracks(inputs: list, members: Sequence, combine_blocks: Callable, co
 
 
 def _batched_tracks(inputs, members, combine_blocks, context, run_plain, engine):
-    device = engine.device
     half = context // 2
     entries: dict[int, list[int]] = {}
     for i, x in enumerate(inputs):

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from splicescore.errors import InputError
+from splicescore.paths import home
 
 FORMAT = "splicescore-annotation-index"
 FORMAT_VERSION = 1
@@ -57,19 +58,9 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _home() -> Path:
-    # splicescore.weights.home() without importing torch (the same rule)
-    env = os.environ.get("SPLICESCORE_HOME")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("splicescore"))
-
-
 def cache_path(source_sha256: str, root: Path | None = None) -> Path:
     """Where ``-a GTF`` keeps the GTF's index: ``<root>/annotation/<sha256>.p<parser>.ssidx.npz``."""
-    return (root or _home()) / "annotation" / f"{source_sha256}.p{PARSER_VERSION}{SUFFIX}"
+    return (root or home()) / "annotation" / f"{source_sha256}.p{PARSER_VERSION}{SUFFIX}"
 
 
 def is_index_file(path: str | Path) -> bool:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import zipfile
@@ -33,6 +32,7 @@ from safetensors.torch import load_file, save_file
 
 from splicescore import __version__
 from splicescore.errors import WeightsError
+from splicescore.paths import home
 
 
 @dataclass(frozen=True)
@@ -45,16 +45,6 @@ class WeightSpec:
     source: str = ""
     licence: str = ""
     fetch_hint: str = ""
-
-
-def home() -> Path:
-    """The cache root: ``$SPLICESCORE_HOME`` or the platform's user cache dir."""
-    env = os.environ.get("SPLICESCORE_HOME")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("splicescore"))
 
 
 def model_dir(name: str, root: Path | None = None) -> Path:

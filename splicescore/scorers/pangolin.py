@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import torch
 
 from splicescore.annotation import GeneIndex, Transcript
 from splicescore.encoding import one_hot_oriented as encode  # model-orientation one-hot
@@ -48,7 +47,7 @@ from splicescore.networks.incremental import AltEdit
 from splicescore.predict import predict
 from splicescore.scorers import pangolin_score as ps
 from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt, scorable_alts
-from splicescore.scorers.tracks import TrackAlt, TrackSlice, compute_tracks, compute_windows, reference_tracks
+from splicescore.scorers.tracks import TrackAlt, TrackSlice, reference_tracks
 
 INFO_KEY = "Pangolin"
 INFO_DESCRIPTION = (

@@ -30,15 +30,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from splicescore.annotation import GeneIndex, Transcript
 from splicescore.encoding import one_hot_oriented as encode  # model-orientation one-hot
 from splicescore.genome import Reference
-from splicescore.networks.incremental import AltEdit, combine_replicas, spliceai_head
+from splicescore.networks.incremental import AltEdit
 from splicescore.predict import predict
 from splicescore.scorers.base import RecordPlan, RecordResult, Variant, classify_alt, scorable_alts
-from splicescore.scorers.tracks import TrackAlt, compute_tracks, compute_windows, reference_tracks
+from splicescore.scorers.tracks import TrackAlt, reference_tracks
 
 CONTEXT = 10_000
 INFO_KEY = "SpliceAI"
