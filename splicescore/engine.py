@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 from splicescore.networks.incremental import _offsets, _spans
 from splicescore.predict import PRECISIONS, check_stop, exact_math, is_oom, predict, resolve_device
-from splicescore.scorers.tracks import TrackAlt, TrackSlice, compute_tracks, compute_windows
+from splicescore.scorers.tracks import TrackAlt, TrackSlice, compute_tracks, compute_windows, split_tracks
 
 log = logging.getLogger("splicescore")
 
@@ -348,15 +348,7 @@ def batched_tracks(inputs: list, members: Sequence, combine_blocks: Callable, co
 
 def _batched_tracks(inputs, members, combine_blocks, context, run_plain, engine):
     half = context // 2
-    entries: dict[int, list[int]] = {}
-    for i, x in enumerate(inputs):
-        if isinstance(x, (TrackAlt, TrackSlice)):
-            entries.setdefault(x.track, []).append(i)
-    outputs: list = [None] * len(inputs)
-    plain = [i for i, x in enumerate(inputs) if not isinstance(x, (TrackAlt, TrackSlice)) and i not in entries]
-    if plain:
-        for i, y in zip(plain, run_plain([inputs[i] for i in plain])):
-            outputs[i] = y
+    entries, outputs = split_tracks(inputs, run_plain)
     if not entries:
         return outputs
     trunk0 = members[0][0]

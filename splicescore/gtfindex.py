@@ -18,7 +18,6 @@ transcripts of a run (``--transcripts``) happens when the index is loaded, on it
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import tempfile
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from splicescore.errors import InputError
-from splicescore.paths import home
+from splicescore.paths import home, sha256_file  # noqa: F401 (sha256_file: part of this module's API)
 
 FORMAT = "splicescore-annotation-index"
 FORMAT_VERSION = 1
@@ -48,14 +47,6 @@ _ARRAYS = ("meta", "chrom_names", "type_names", "tx_id", "tx_gene", "tx_gene_id"
 
 class AnnotationIndexError(InputError):
     """A compiled index that cannot be used (foreign, stale or corrupt)."""
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def cache_path(source_sha256: str, root: Path | None = None) -> Path:

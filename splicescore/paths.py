@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -14,3 +15,12 @@ def home() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("splicescore"))
+
+
+def sha256_file(path: str | Path) -> str:
+    """The file's sha256, hex (read in 1 MiB blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

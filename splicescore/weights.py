@@ -18,7 +18,6 @@ file name, or, for a model with a single file, as that file; the manifest then s
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -32,7 +31,7 @@ from safetensors.torch import load_file, save_file
 
 from splicescore import __version__
 from splicescore.errors import WeightsError
-from splicescore.paths import home
+from splicescore.paths import home, sha256_file
 
 
 @dataclass(frozen=True)
@@ -49,14 +48,6 @@ class WeightSpec:
 
 def model_dir(name: str, root: Path | None = None) -> Path:
     return (root or home()) / name
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_manifest(name: str, root: Path | None = None) -> dict | None:

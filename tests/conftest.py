@@ -6,6 +6,7 @@ reason when it is absent (CI always has it).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -47,6 +48,20 @@ def _torch_threads():
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
+@contextlib.contextmanager
+def _as_home(root: Path):
+    """``$SPLICESCORE_HOME`` set to ``root`` inside the block, as it was afterwards."""
+    old = os.environ.get("SPLICESCORE_HOME")
+    os.environ["SPLICESCORE_HOME"] = str(root)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("SPLICESCORE_HOME", None)
+        else:
+            os.environ["SPLICESCORE_HOME"] = old
+
+
 def run_main(argv: list[str]) -> int:
     """Run the CLI in-process through :func:`splicescore.cli.main`; returns the exit code."""
     from splicescore.cli import main
@@ -71,13 +86,8 @@ def weights_home(shared, tmp_path_factory):
          shared / "data" / "annotation" / "spliceai_grch38.txt"],
         root,
     )
-    old = os.environ.get("SPLICESCORE_HOME")
-    os.environ["SPLICESCORE_HOME"] = str(root)
-    yield root
-    if old is None:
-        os.environ.pop("SPLICESCORE_HOME", None)
-    else:
-        os.environ["SPLICESCORE_HOME"] = old
+    with _as_home(root):
+        yield root
 
 
 class _MemoPredict:
@@ -151,10 +161,5 @@ def spliceai_home(request):
             weights.fetch_weights("spliceai", root)
         except (WeightsError, OSError) as exc:
             pytest.skip(f"no ../shared and the SpliceAI weights could not be fetched from PyPI: {exc}")
-    old = os.environ.get("SPLICESCORE_HOME")
-    os.environ["SPLICESCORE_HOME"] = str(root)
-    yield root
-    if old is None:
-        os.environ.pop("SPLICESCORE_HOME", None)
-    else:
-        os.environ["SPLICESCORE_HOME"] = old
+    with _as_home(root):
+        yield root

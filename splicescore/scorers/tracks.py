@@ -85,6 +85,22 @@ def _slice(track_out: np.ndarray, entry: TrackSlice, context: int) -> np.ndarray
     return np.ascontiguousarray(track_out[..., lo : lo + entry.n_out])
 
 
+def split_tracks(inputs: list, run_plain: Callable[[list], list]) -> tuple[dict[int, list[int]], list]:
+    """``(entries, outputs)``: the indices of ``inputs`` that read each track (``track -> [i]``), and
+    an output list with the plain inputs (neither tracks nor their entries) already run by
+    ``run_plain``; the track entries' places are ``None``."""
+    entries: dict[int, list[int]] = {}
+    for i, x in enumerate(inputs):
+        if isinstance(x, (TrackAlt, TrackSlice)):
+            entries.setdefault(x.track, []).append(i)
+    outputs: list = [None] * len(inputs)
+    plain = [i for i, x in enumerate(inputs) if not isinstance(x, (TrackAlt, TrackSlice)) and i not in entries]
+    if plain:
+        for i, y in zip(plain, run_plain([inputs[i] for i in plain])):
+            outputs[i] = y
+    return entries, outputs
+
+
 def compute_tracks(
     inputs: list,
     members: Sequence[tuple[torch.nn.Module, Callable]],
@@ -121,14 +137,7 @@ def compute_tracks(
     One job per (track, member) in ``torch.get_num_threads()`` single-threaded workers; members are
     combined in order afterwards, so neither ``--threads`` nor the job order changes a number.
     """
-    entries: dict[int, list[int]] = {}
-    for i, x in enumerate(inputs):
-        if isinstance(x, (TrackAlt, TrackSlice)):
-            entries.setdefault(x.track, []).append(i)
-    outputs: list = [None] * len(inputs)
-    plain = [i for i, x in enumerate(inputs) if not isinstance(x, (TrackAlt, TrackSlice)) and i not in entries]
-    for i, y in zip(plain, run_plain([inputs[i] for i in plain])):
-        outputs[i] = y
+    entries, outputs = split_tracks(inputs, run_plain)
     jobs = [(track, m) for track in entries for m in range(len(members))]
     # each track's tensor and edits once, shared by its members' jobs
     tensors = {t: torch.from_numpy(np.ascontiguousarray(inputs[t].T, dtype=np.float32)) for t in entries}
