@@ -33,7 +33,7 @@ LOAD = """
 import json, resource, sys, time
 from pathlib import Path
 t = time.perf_counter()
-from splicescore.annotation import load_annotation
+from splicescore.io.annotation import load_annotation
 genes = load_annotation(sys.argv[1], sys.argv[2], root=Path(sys.argv[3]))
 genes.at("chr17", 43_045_800)
 print(json.dumps({"seconds": time.perf_counter() - t, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -89,11 +89,11 @@ def measure_cli(args: list[str], env: dict) -> dict:
 PLAN = """
 import json, sys
 from pathlib import Path
-from splicescore.annotation import load_annotation, is_multi
-from splicescore.genome import Reference
-from splicescore.scorers.base import Variant
-from splicescore.scorers.spliceai import SpliceAIScorer
-from splicescore.scorers.tracks import TrackAlt
+from splicescore.io.annotation import load_annotation, is_multi
+from splicescore.io.genome import Reference
+from splicescore.core.scorer import Variant
+from splicescore.models.spliceai.scorer import SpliceAIScorer
+from splicescore.nn.tracks import TrackAlt
 variants = []
 for line in open(sys.argv[3]):
     if not line.startswith("#"):

@@ -6,7 +6,7 @@ Usage::
     SPLICESCORE_HOME=... .venv/bin/python benchmarks/flops.py --model pangolin --records 40
     SPLICESCORE_HOME=... .venv/bin/python benchmarks/flops.py --engine batched --model spliceai --records 300
 
-``--engine batched`` runs the batched engine (:mod:`splicescore.engine`, what ``--device cuda``
+``--engine batched`` runs the batched engine (:mod:`splicescore.nn.engine`, what ``--device cuda``
 runs) on PyTorch's ``meta`` device: the very code of a real run, tensors with shapes but no data,
 and counts the convolutions it executes (``Engine.flops``: 2 x output elements x input channels x
 kernel width of every trunk convolution it calls). The last line is ``GFLOP per record: X``.
@@ -26,10 +26,10 @@ from pathlib import Path
 
 import torch
 
-from splicescore.networks.incremental import edit_flops, window_flops
-from splicescore.networks.trunk import DilatedResidualTrunk
-from splicescore.scorers.base import Variant
-from splicescore.scorers.tracks import TrackAlt, TrackSlice
+from splicescore.nn.incremental import edit_flops, window_flops
+from splicescore.nn.trunk import DilatedResidualTrunk
+from splicescore.core.scorer import Variant
+from splicescore.nn.tracks import TrackAlt, TrackSlice
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SPLICESCORE_SHARED", REPO.parent / "shared"))
@@ -48,16 +48,16 @@ def read_variants(vcf: Path, records: int, snvs_only: bool = False) -> list[Vari
 def scorers(model: str, fasta: Path, annotation: str, distance: int):
     """(plain, incremental) scorers of ``model``."""
     from splicescore import weights
-    from splicescore.annotation import load_annotation
-    from splicescore.genome import Reference
+    from splicescore.io.annotation import load_annotation
+    from splicescore.io.genome import Reference
 
     builtin = weights.extra_dir("spliceai", None) if annotation in ("grch37", "grch38") else None
     genes = load_annotation(annotation, "auto", builtin)
     reference = Reference(fasta)
     if model == "spliceai":
-        from splicescore.scorers.spliceai import SpliceAIScorer as cls
+        from splicescore.models.spliceai.scorer import SpliceAIScorer as cls
     else:
-        from splicescore.scorers.pangolin import PangolinScorer as cls
+        from splicescore.models.pangolin.scorer import PangolinScorer as cls
     return cls(reference, genes, distance, incremental=False), cls(reference, genes, distance)
 
 
@@ -92,13 +92,13 @@ def count(model: str, variants: list[Variant], fasta: Path, annotation: str, dis
 def count_batched(model: str, variants: list[Variant], fasta: Path, annotation: str, distance: int = 50,
                   chunk_size: int = 128, max_positions: int | None = None) -> float:
     """Trunk GFLOP per record that the batched engine executes for these records (a meta-device
-    run of :class:`splicescore.engine.Engine` over the chunks ``vcf`` would plan)."""
-    from splicescore.engine import Engine
+    run of :class:`splicescore.nn.engine.Engine` over the chunks ``vcf`` would plan)."""
+    from splicescore.nn.engine import Engine
 
     if model == "spliceai":
-        from splicescore.networks.spliceai import SpliceAIEnsemble as net_cls
+        from splicescore.models.spliceai.network import SpliceAIEnsemble as net_cls
     else:
-        from splicescore.networks.pangolin import PangolinEnsemble as net_cls
+        from splicescore.models.pangolin.network import PangolinEnsemble as net_cls
     with torch.device("meta"):
         net = net_cls().eval()
     _, inc = scorers(model, fasta, annotation, distance)

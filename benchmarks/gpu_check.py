@@ -43,10 +43,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from splicescore.engine import Engine  # noqa: E402
-from splicescore.networks.incremental import AltEdit  # noqa: E402
-from splicescore.predict import exact_math, predict  # noqa: E402
-from splicescore.scorers.tracks import TrackAlt  # noqa: E402
+from splicescore.nn.engine import Engine  # noqa: E402
+from splicescore.nn.incremental import AltEdit  # noqa: E402
+from splicescore.nn.predict import exact_math, predict  # noqa: E402
+from splicescore.nn.tracks import TrackAlt  # noqa: E402
 
 CONTEXT = 10_000
 D = 50
@@ -90,8 +90,8 @@ _NETS: dict = {}
 
 def load_spliceai(data: Path, device, replicas: int = 5):
     """The official SpliceAI replicas (the first ``replicas`` of them), converted once per run."""
-    from splicescore.convert.spliceai import convert_spliceai_files
-    from splicescore.networks.spliceai import SpliceAIEnsemble
+    from splicescore.models.spliceai.convert import convert_spliceai_files
+    from splicescore.models.spliceai.network import SpliceAIEnsemble
 
     if (str(device), replicas) not in _NETS:
         net = SpliceAIEnsemble(replicas)
@@ -102,8 +102,8 @@ def load_spliceai(data: Path, device, replicas: int = 5):
 
 
 def load_pangolin(data: Path, device):
-    from splicescore.convert.pangolin import convert_pangolin_files
-    from splicescore.networks.pangolin import PangolinEnsemble
+    from splicescore.models.pangolin.convert import convert_pangolin_files
+    from splicescore.models.pangolin.network import PangolinEnsemble
 
     net = PangolinEnsemble()
     net.load_state_dict(convert_pangolin_files(data / "weights/pangolin"))
@@ -144,8 +144,8 @@ def golden(args, device):
     keys = [k for k in sorted({k.split("_")[0] for k in pg.files}) if f"{k}_x_ref" in pg.files]
     keys = keys[: max(1, args.keys // 4)]
     if args.quick:  # one network (of 12), REF only
-        from splicescore.convert.pangolin import convert_pangolin_file
-        from splicescore.networks.pangolin import PangolinEnsemble, PangolinNet, weight_file_name
+        from splicescore.models.pangolin.convert import convert_pangolin_file
+        from splicescore.models.pangolin.network import PangolinEnsemble, PangolinNet, weight_file_name
 
         net = PangolinEnsemble()
         one = PangolinNet()
@@ -291,7 +291,7 @@ def speed(args, device):
 def _speed_row(args, device, net, model, kind, inputs, engine_name, precision, bs, ceiling):
     """SNV/s of one engine / precision / batch size on ``inputs``, stopping after ``args.seconds``
     (at least one chunk of tracks)."""
-    from splicescore.networks.incremental import window_flops
+    from splicescore.nn.incremental import window_flops
 
     max_positions = bs * (CONTEXT + 2 * D + 1)
     engine = Engine(engine_name, device, bs, max_positions, precision)
@@ -353,7 +353,7 @@ def oom(args, device):
         t0 = time.perf_counter()
         y = predict(net, windows, 256, device, None)
         y0 = predict(net, windows[:4], 4, device, None)
-        from splicescore.predict import _REDUCED
+        from splicescore.nn.predict import _REDUCED
 
         emit(args.out, section="oom", path="predict", memory_fraction=round(fraction, 4), batch=256,
              reduced_batch=_REDUCED.get((id(net), str(device))),

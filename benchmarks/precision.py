@@ -22,7 +22,7 @@ import numpy as np
 import flops  # the benchmarks' record reader and scorers
 
 from splicescore import weights
-from splicescore.engine import Engine
+from splicescore.nn.engine import Engine
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from splicescore.errors import UsageError
-from splicescore.scorers.base import SKIP_REASONS, RecordResult, Variant
+from splicescore.core.scorer import SKIP_REASONS, RecordResult, Variant
 
 __all__ = ["Session", "VariantResult", "Score", "Skip", "Results", "VariantError", "parse_variant"]
 
@@ -57,7 +57,7 @@ class VariantError(ValueError):
 @dataclass(frozen=True)
 class Skip:
     """One ALT a model did not score, with the reason ``splicescore vcf`` writes in
-    ``INFO/SPLICESCORE_SKIP`` (see :data:`splicescore.scorers.base.SKIP_REASONS`)."""
+    ``INFO/SPLICESCORE_SKIP`` (see :data:`splicescore.core.scorer.SKIP_REASONS`)."""
 
     model: str
     alt: str
@@ -302,7 +302,7 @@ class Session:
         import torch
 
         from splicescore import pipeline
-        from splicescore.genome import Reference
+        from splicescore.io.genome import Reference
 
         if isinstance(models, str):
             models = [m for m in models.split(",")]

@@ -1,6 +1,6 @@
 """The score cache (``splicescore vcf --cache FILE``): finished record results in one SQLite file.
 
-One entry per model and VCF record: the :class:`~splicescore.scorers.base.RecordResult` (INFO value,
+One entry per model and VCF record: the :class:`~splicescore.core.scorer.RecordResult` (INFO value,
 TSV rows, skip reasons) as JSON, under the sha256 of a canonical JSON of everything that can change
 it (:func:`record_key`):
 
@@ -37,12 +37,12 @@ import torch
 
 from splicescore import __version__
 from splicescore.errors import InputError, OutputError, WeightsError
-from splicescore.networks.hal import WINDOW as HAL_WINDOW
-from splicescore.scorers.aparent2 import WINDOW as APARENT2_WINDOW
-from splicescore.scorers.base import RecordResult, Variant
-from splicescore.scorers.pangolin_score import CONTEXT as PANGOLIN_CONTEXT
-from splicescore.scorers.spliceai import CONTEXT as SPLICEAI_CONTEXT
-from splicescore.scorers.sptransformer_score import VARIANT_INDEX as SPTRANSFORMER_LEFT
+from splicescore.models.hal.network import WINDOW as HAL_WINDOW
+from splicescore.models.aparent2.scorer import WINDOW as APARENT2_WINDOW
+from splicescore.core.scorer import RecordResult, Variant
+from splicescore.models.pangolin.official import CONTEXT as PANGOLIN_CONTEXT
+from splicescore.models.spliceai.scorer import CONTEXT as SPLICEAI_CONTEXT
+from splicescore.models.sptransformer.official import VARIANT_INDEX as SPTRANSFORMER_LEFT
 from splicescore.weights import read_manifest, sha256_file
 
 #: layout of the cache file; a file of another version is refused (use another file or delete it)

@@ -351,7 +351,7 @@ def annotation_build_cmd(gtf, output):
     """
     import time
 
-    from splicescore import gtfindex
+    from splicescore.io import gtfindex
 
     started = time.perf_counter()
     path = gtfindex.build(gtf, output)

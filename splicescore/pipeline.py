@@ -20,12 +20,12 @@ from pathlib import Path
 import torch
 
 from splicescore import __version__, signals, weights
-from splicescore.annotation import load_annotation
+from splicescore.io.annotation import load_annotation
 from splicescore.errors import InputError, ResumeMismatch, SpliceScoreError, UsageError, WeightsError
-from splicescore.genome import Reference
-from splicescore.predict import PRECISIONS, clear_stop, predict, request_stop, resolve_device
-from splicescore.scorers.base import SKIP_REASONS, Variant
-from splicescore.vcfio import TsvOutput, VcfInput, VcfOutput, output_type_for
+from splicescore.io.genome import Reference
+from splicescore.nn.predict import PRECISIONS, clear_stop, predict, request_stop, resolve_device
+from splicescore.core.scorer import SKIP_REASONS, Variant
+from splicescore.io.vcfio import TsvOutput, VcfInput, VcfOutput, output_type_for
 
 log = logging.getLogger("splicescore")
 
@@ -66,7 +66,7 @@ class RunConfig:
     devices: tuple[str, ...] | None = None  # one worker per device (overrides ``device``)
     precision: str = "fp32"  # GPU autocast: fp32 (exact), bf16 or fp16
     cache: str | None = None  # score cache file (splicescore.cache): records scored before are not scored again
-    engine: str = "auto"  # SpliceAI/Pangolin compute path (splicescore.engine): auto, batched, windows
+    engine: str = "auto"  # SpliceAI/Pangolin compute path (splicescore.nn.engine): auto, batched, windows
 
 
 @dataclass
@@ -187,7 +187,7 @@ def run_vcf(cfg: RunConfig, loaded: Loaded | None = None) -> Statistics:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     # exact fp32 on GPUs too: predict and the engine turn TF32 off around every network call
-    # (splicescore.predict.exact_math), for every caller, not only this one
+    # (splicescore.nn.predict.exact_math), for every caller, not only this one
 
     reference = Reference(cfg.reference) if loaded is None else loaded.reference
     vin = cache = None
@@ -439,8 +439,8 @@ def _plan(chunk: list, first_index: int, built, cache=None, refcheck=None) -> _J
 def _computer(cfg: RunConfig, scorers: list, nets: list, device: torch.device):
     """``job -> None``: runs every model's network inputs of a job on ``device`` (a device worker;
     ``nets[k]`` is model ``k``'s network on that device) through the one engine
-    (:class:`splicescore.engine.Engine`), which picks the path per network and device."""
-    from splicescore.engine import Engine
+    (:class:`splicescore.nn.engine.Engine`), which picks the path per network and device."""
+    from splicescore.nn.engine import Engine
 
     # the CPU's plain windows are exact fp32 only (reduced precision there: the batched engine's convolutions)
     run = functools.partial(predict, precision=cfg.precision if device.type != "cpu" else "fp32")
@@ -501,7 +501,7 @@ def _finish(job: _Job, built, vout: VcfOutput, tsv, stats: Statistics, cache=Non
 
 
 def finish_results(job: _Job, built, stats: Statistics, cache=None) -> tuple[list, list]:
-    """Every model's :class:`~splicescore.scorers.base.RecordResult` for the records of one computed
+    """Every model's :class:`~splicescore.core.scorer.RecordResult` for the records of one computed
     chunk: ``([(scorer, results in record order)] per model, [(cache key, result)] computed here)``.
     Writes nothing (:func:`_finish` writes the records; :mod:`splicescore.api` returns them)."""
     per_model = []

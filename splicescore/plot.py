@@ -2,7 +2,7 @@
 
 Tracks come from the very windows the VCF scorers build: :func:`compute_tracks` asks the model's scorer
 for its plan (``scorer.plan``: windows, strand handling, skip reasons), runs those windows through
-:func:`splicescore.predict.predict` and hands the outputs to the pure track functions
+:func:`splicescore.nn.predict.predict` and hands the outputs to the pure track functions
 (:func:`spliceai_tracks`, :func:`pangolin_tracks`, :func:`sptransformer_tracks`), which orient and
 align them exactly as the scorers do before scoring. So the extreme of a plotted delta is the score
 ``splicescore vcf`` writes for the allele:
@@ -32,9 +32,9 @@ from typing import Sequence
 
 import numpy as np
 
-from splicescore.annotation import Transcript
+from splicescore.io.annotation import Transcript
 from splicescore.errors import InputError, OutputError, UsageError
-from splicescore.scorers.base import SKIP_REASONS, Variant, read_and_check
+from splicescore.core.scorer import SKIP_REASONS, Variant, read_and_check
 
 #: models ``splicescore plot`` draws (sliding-window splicing models)
 PLOT_MODELS = ("spliceai", "pangolin", "sptransformer")
@@ -175,7 +175,7 @@ def spliceai_tracks(ref_out: np.ndarray, alt_out: np.ndarray, strand: str, ref_l
     list of Track
         ``acceptor``, ``donor``, each ``(2D + 1,)`` float32.
     """
-    from splicescore.scorers.spliceai import align_alt
+    from splicescore.models.spliceai.scorer import align_alt
 
     genomic = [np.asarray(y).T[::-1] if strand == "-" else np.asarray(y).T for y in (ref_out, alt_out)]
     y_alt = align_alt(genomic[1], ref_len, alt_len, 2 * distance + 1)
@@ -199,10 +199,10 @@ def pangolin_tracks(ref_out: np.ndarray, alt_out: np.ndarray, strand: str, dista
     list of Track
         One per tissue (heart, liver, brain, testis), ``(2d + len(REF),)``: REF and aligned ALT
         averaged over the replicates; ``delta`` is the official per-tissue mean of ``alt - ref``
-        (:func:`~splicescore.scorers.pangolin_score.per_tissue_delta`).
+        (:func:`~splicescore.models.pangolin.official.per_tissue_delta`).
     """
-    from splicescore.networks.pangolin import TISSUES
-    from splicescore.scorers import pangolin_score as ps
+    from splicescore.models.pangolin.network import TISSUES
+    from splicescore.models.pangolin import official as ps
 
     ref, alt = ps.to_genomic(np.asarray(ref_out), strand), ps.to_genomic(np.asarray(alt_out), strand)
     delta = ps.per_tissue_delta(ref, alt, distance)
@@ -229,8 +229,8 @@ def sptransformer_tracks(ref_out: np.ndarray, alt_out: np.ndarray, strand: str, 
         ``acceptor`` and ``donor`` (kind ``site``), then the 15 tissue usages (kind ``usage``), each
         side's usage zeroed where its max(acceptor, donor) is below 0.09, as the tissue scores use them.
     """
-    from splicescore.scorers.sptransformer import FLANK, aligned_outputs
-    from splicescore.scorers.sptransformer_score import SPLICE_MASK_THRESHOLD, TISSUE_NAMES, splice_probability
+    from splicescore.models.sptransformer.scorer import FLANK, aligned_outputs
+    from splicescore.models.sptransformer.official import SPLICE_MASK_THRESHOLD, TISSUE_NAMES, splice_probability
 
     y_ref, y_alt = aligned_outputs(np.asarray(ref_out), np.asarray(alt_out), strand, ref_len, alt_len)
     keep = slice(FLANK - distance, FLANK + distance + 1)
@@ -356,9 +356,9 @@ def compute_tracks(variant: Variant, model: str, reference: str, annotation: str
         from the FASTA, no gene at the variant, weights missing.
     """
 
-    from splicescore.genome import Reference
+    from splicescore.io.genome import Reference
     from splicescore.pipeline import RunConfig, build_models
-    from splicescore.predict import resolve_device
+    from splicescore.nn.predict import resolve_device
 
     if model not in PLOT_MODELS:
         raise _unknown_model(model)
@@ -392,7 +392,7 @@ def tracks_from(scorer, net, variant: Variant, model: str, distance: int, gene: 
                 ) -> list[GeneTracks]:
     """:func:`compute_tracks` with the model's scorer (built for ``distance``) and network already
     loaded (:class:`splicescore.api.Session` keeps them); the variant was checked (:func:`check_variant`)."""
-    from splicescore.predict import predict
+    from splicescore.nn.predict import predict
 
     plan = scorer.plan(variant)
     for _, reason in plan.skips:

@@ -7,7 +7,7 @@ one TSV row per pair, ``id`` first, then the model's score columns, in input ord
 A model plugin supports this mode with
 ``score_sequences(net, rows: list[dict], cfg: SeqsConfig, device) -> list[dict]``: it validates the
 windows (raising :class:`~splicescore.errors.InputError` with the row's line), runs them through
-:func:`splicescore.predict.predict` and returns one dict of output columns per input row.
+:func:`splicescore.nn.predict.predict` and returns one dict of output columns per input row.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 
 from splicescore.errors import InputError, UsageError
-from splicescore.predict import resolve_device
-from splicescore.vcfio import TsvOutput
+from splicescore.nn.predict import resolve_device
+from splicescore.io.vcfio import TsvOutput
 
 REQUIRED = ("id", "ref", "alt")
 log = logging.getLogger("splicescore")

@@ -190,7 +190,7 @@ def import_weights(name: str, paths, root: Path | None = None, unverified: bool 
     (root or home()).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
         found = _collect(paths, plugin.SPEC, Path(work), unverified)
-        tensors = plugin.convert(found)
+        tensors = plugin.convert_official(found)
         return _install(plugin.SPEC, tensors, found, root)
 
 

@@ -39,7 +39,7 @@ def shared() -> Path:
 def _torch_threads():
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     # exact fp32 for tests that call the networks directly on a GPU too (predict and the engine turn
-    # TF32 off themselves: splicescore.predict.exact_math)
+    # TF32 off themselves: splicescore.nn.predict.exact_math)
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
     yield
@@ -96,7 +96,7 @@ class _MemoPredict:
     is about scoring, never where batching itself is tested."""
 
     def __init__(self):
-        from splicescore.predict import predict
+        from splicescore.nn.predict import predict
 
         self._predict = predict
         self.cache: dict = {}
@@ -124,8 +124,8 @@ def memo_predict(monkeypatch):
 @pytest.fixture(scope="session")
 def spliceai_ensemble(shared):
     """The five official SpliceAI replicas, converted from ``../shared/weights`` (loaded once)."""
-    from splicescore.convert.spliceai import convert_spliceai_files
-    from splicescore.networks.spliceai import SpliceAIEnsemble
+    from splicescore.models.spliceai.convert import convert_spliceai_files
+    from splicescore.models.spliceai.network import SpliceAIEnsemble
 
     model = SpliceAIEnsemble()
     paths = [shared / "weights" / "spliceai" / f"spliceai{i}.h5" for i in range(1, 6)]

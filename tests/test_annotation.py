@@ -6,9 +6,9 @@ import gzip
 
 import pytest
 
-from splicescore.annotation import load_annotation, load_gtf, load_spliceai_table
+from splicescore.io.annotation import load_annotation, load_gtf, load_spliceai_table
 from splicescore.errors import InputError
-from splicescore.genome import Reference, contig_aliases
+from splicescore.io.genome import Reference, contig_aliases
 
 
 @pytest.fixture(scope="module")

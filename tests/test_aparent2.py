@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import torch
 
-from splicescore.convert.aparent2 import convert_aparent2_h5
-from splicescore.networks.aparent2 import Aparent2Net
-from splicescore.scorers.aparent2_score import delta_logodds, encode_aparent2, isoform_logodds
+from splicescore.models.aparent2.convert import convert_aparent2_h5
+from splicescore.models.aparent2.network import Aparent2Net
+from splicescore.models.aparent2.official import delta_logodds, encode_aparent2, isoform_logodds
 
 from conftest import DEVICES
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from splicescore import weights
-from splicescore.encoding import reverse_complement
+from splicescore.core.encoding import reverse_complement
 from splicescore.errors import InputError
-from splicescore.scorers.aparent2 import (
+from splicescore.models.aparent2.scorer import (
     PasSites,
     candidate_windows,
     candidates_from_sequence,

@@ -95,13 +95,13 @@ def test_score_vcf_is_the_cli(shared, session, tmp_path):
 
 def test_models_load_once(shared, home, monkeypatch):
     """Networks and the annotation load once per session; other options reuse them."""
-    import splicescore.annotation
+    import splicescore.io.annotation
     import splicescore.pipeline
 
-    import splicescore.predict
+    import splicescore.nn.predict
     from conftest import _MEMO
 
-    monkeypatch.setattr(splicescore.predict, "predict", _MEMO)  # tracks' windows, shared with test_tracks_are_the_plot
+    monkeypatch.setattr(splicescore.nn.predict, "predict", _MEMO)  # tracks' windows, shared with test_tracks_are_the_plot
     loads, annotations = [], []
     real_load, real_annotation = weights.load_network, splicescore.pipeline.load_annotation
     monkeypatch.setattr(weights, "load_network", lambda *a, **k: loads.append(a) or real_load(*a, **k))
@@ -133,12 +133,12 @@ def test_cache_hits(shared, home, tmp_path):
 
 def test_tracks_are_the_plot(shared, session, monkeypatch):
     """``tracks`` are ``splicescore plot``'s tracks; their extremes are the scores of ``score``."""
-    import splicescore.predict
+    import splicescore.nn.predict
     from conftest import _MEMO
     from splicescore.plot import compute_tracks
 
     monkeypatch.setenv("SPLICESCORE_HOME", str(session.config.weights_home))
-    monkeypatch.setattr(splicescore.predict, "predict", _MEMO)  # each window through the network once
+    monkeypatch.setattr(splicescore.nn.predict, "predict", _MEMO)  # each window through the network once
     [gt] = session.tracks(DEL, distance=50)
     [ref] = compute_tracks(parse_variant(DEL), "spliceai", str(shared / FASTA), "grch38", 50, None, "cpu")
     assert gt.gene == ref.gene == "BRCA1" and gt.positions1.shape == (101,)

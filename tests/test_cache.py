@@ -24,7 +24,7 @@ import pytest
 from splicescore import cache as sc
 from splicescore import models, weights
 from splicescore.pipeline import RunConfig
-from splicescore.scorers.base import RecordResult, Variant
+from splicescore.core.scorer import RecordResult, Variant
 
 from conftest import REPO, run_main
 
@@ -167,7 +167,7 @@ def test_each_model_has_its_own_entries(score, vcf, tmp_path, hal_home):
 def test_a_failed_chunk_stores_nothing(shared, score, vcf, tmp_path, monkeypatch):
     """Writing fails in the second chunk: the first chunk's 5 results are stored, none of the second;
     a rerun reuses exactly those 5 and writes what an uncached run writes."""
-    from splicescore.vcfio import VcfOutput
+    from splicescore.io.vcfio import VcfOutput
 
     path, db = vcf(0, 9), tmp_path / "scores.sqlite"
     written = []
@@ -335,9 +335,9 @@ def test_settings_cover_every_scoring_option(tmp_path):
 def test_context_covers_what_the_model_reads(shared, weights_home):
     """Every model has a reach; SpliceAI's span holds its whole window (POS +- (5000 + D)) and the
     BRCA1 transcript."""
-    from splicescore.annotation import load_spliceai_table
-    from splicescore.genome import Reference
-    from splicescore.scorers.spliceai import SpliceAIScorer, window_bounds
+    from splicescore.io.annotation import load_spliceai_table
+    from splicescore.io.genome import Reference
+    from splicescore.models.spliceai.scorer import SpliceAIScorer, window_bounds
 
     assert set(sc.REACH) == set(models.NAMES)
     with Reference(shared / FASTA) as ref:

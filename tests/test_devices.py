@@ -16,7 +16,7 @@ import torch
 
 from conftest import run_main
 from splicescore.pipeline import run_chunks
-from splicescore.predict import _predict_batched
+from splicescore.nn.predict import _predict_batched
 
 FASTA = "data/grch38/chr17_brca1_region.fa.gz"
 
@@ -132,7 +132,7 @@ def test_progress_line_and_background_count(shared, tmp_path):
     """The progress line shows the ETA once the record count is known; the count is the number of
     records the run will read (a shard's own size)."""
     from splicescore.cli import progress_line
-    from splicescore.vcfio import VcfInput
+    from splicescore.io.vcfio import VcfInput
 
     assert progress_line(50, 10.0) == "splicescore: 50 records, 5.0 records/s"
     assert progress_line(50, 10.0, 650) == "splicescore: 50/650 records, 5.0 records/s, ETA 2:00"
@@ -150,7 +150,7 @@ def test_progress_line_and_background_count(shared, tmp_path):
 def test_interrupt_stops_a_busy_device_worker_at_its_next_step():
     """Ctrl-C while a device worker is in the middle of a long chunk: the worker stops at its next
     window/job instead of finishing the chunk (regression: the run used to wait for the whole chunk)."""
-    from splicescore.predict import check_stop
+    from splicescore.nn.predict import check_stop
 
     def compute(job):
         if job == 1:  # a chunk of 5 s of network work in 10 ms steps

@@ -1,4 +1,4 @@
-"""The compute engine (:mod:`splicescore.engine`): the batched incremental path equals full windows on
+"""The compute engine (:mod:`splicescore.nn.engine`): the batched incremental path equals full windows on
 SpliceAI and Pangolin chunks (SNVs, insertions, deletions, both strands), its FLOPs are what it runs,
 out-of-memory handling, reduced precision and its NaN guard, and the CLI's ``--engine``."""
 
@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from conftest import run_main
-from splicescore import engine as eng
-from splicescore.engine import Engine, _codes, batched_tracks, to_device_onehot
-from splicescore.networks.incremental import edit_flops, window_flops
-from splicescore.networks.spliceai import SpliceAIEnsemble
-from splicescore.predict import is_oom, predict
-from splicescore.scorers.base import Variant
-from splicescore.scorers.tracks import TrackAlt, TrackSlice
+from splicescore.nn import engine as eng
+from splicescore.nn.engine import Engine, _codes, batched_tracks, to_device_onehot
+from splicescore.nn.incremental import edit_flops, window_flops
+from splicescore.models.spliceai.network import SpliceAIEnsemble
+from splicescore.nn.predict import is_oom, predict
+from splicescore.core.scorer import Variant
+from splicescore.nn.tracks import TrackAlt, TrackSlice
 
 TOL = 1e-6  # tests/test_incremental.py's tolerance
 FASTA = "data/grch38/chr17_brca1_region.fa.gz"
@@ -28,9 +28,9 @@ def _variants(shared, name, pick):
 
 @pytest.fixture(scope="module")
 def spliceai_chunk(shared):
-    from splicescore.annotation import load_spliceai_table
-    from splicescore.genome import Reference
-    from splicescore.scorers.spliceai import SpliceAIScorer
+    from splicescore.io.annotation import load_spliceai_table
+    from splicescore.io.genome import Reference
+    from splicescore.models.spliceai.scorer import SpliceAIScorer
 
     reference = Reference(shared / FASTA)
     genes = load_spliceai_table(shared / "data/annotation/spliceai_grch38.txt")
@@ -88,11 +88,11 @@ def test_dry_run_flops_are_the_planned_cones():
 def test_pangolin_batched_equals_full_windows(shared):
     """(Default suite: the Pangolin golden strings through ``--engine batched``,
     tests/test_pangolin_golden.py.)"""
-    from splicescore.annotation import load_annotation
-    from splicescore.convert.pangolin import convert_pangolin_files
-    from splicescore.genome import Reference
-    from splicescore.networks.pangolin import PangolinEnsemble
-    from splicescore.scorers.pangolin import PangolinScorer
+    from splicescore.io.annotation import load_annotation
+    from splicescore.models.pangolin.convert import convert_pangolin_files
+    from splicescore.io.genome import Reference
+    from splicescore.models.pangolin.network import PangolinEnsemble
+    from splicescore.models.pangolin.scorer import PangolinScorer
 
     net = PangolinEnsemble()
     net.load_state_dict(convert_pangolin_files(shared / "weights" / "pangolin"))
@@ -140,7 +140,7 @@ def test_codes_and_device_one_hot():
 def test_oom_errors_are_recognised_and_halve_the_batch(monkeypatch):
     """cuDNN's allocation failure counts as out of memory: the batch is halved, the reduced size is
     remembered for the next call, and other RuntimeErrors pass through."""
-    from splicescore import predict as pr
+    from splicescore.nn import predict as pr
 
     assert is_oom(RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED"))
     assert is_oom(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
@@ -193,7 +193,7 @@ class _Tiny(torch.nn.Module):
 
     def __init__(self):
         super().__init__()
-        from splicescore.networks.trunk import DilatedResidualTrunk
+        from splicescore.nn.trunk import DilatedResidualTrunk
 
         g = torch.Generator().manual_seed(0)
         self.trunks = torch.nn.ModuleList(
@@ -216,7 +216,7 @@ class _Tiny(torch.nn.Module):
         return [(t, lambda f, h=h: torch.softmax(h(f), dim=1)) for t, h in zip(self.trunks, self.heads)]
 
     def combine_members(self, parts):
-        from splicescore.networks.incremental import combine_replicas
+        from splicescore.nn.incremental import combine_replicas
 
         return combine_replicas(parts)
 
@@ -231,7 +231,7 @@ class _Tiny(torch.nn.Module):
 def _tiny_chunk(net, seed=0):
     """Two tracks of one length and one of another; SNVs, insertions, deletions (some at the
     tracks' ends), REF slices; and the full windows they stand for."""
-    from splicescore.networks.incremental import AltEdit
+    from splicescore.nn.incremental import AltEdit
 
     rng = np.random.default_rng(seed)
     half, d = net.context // 2, 4
@@ -320,7 +320,7 @@ def test_cli_engine_option_and_cache_key(shared, weights_home, tmp_path, capsys)
 
 
 def test_exact_math_turns_tf32_off_and_restores_it():
-    from splicescore.predict import exact_math
+    from splicescore.nn.predict import exact_math
 
     before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
@@ -337,7 +337,7 @@ def test_exact_math_turns_tf32_off_and_restores_it():
 def test_batched_predict_keeps_float64_outputs():
     """HAL's scores are float64: the batched window path returns them as float64 (regression: they
     were cast to float32 on a GPU)."""
-    from splicescore.predict import _predict_batched
+    from splicescore.nn.predict import _predict_batched
 
     class F64(torch.nn.Module):
         def forward(self, x):

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from splicescore import gtfindex
-from splicescore.annotation import load_annotation, load_gtf, load_gtf_lines
+from splicescore.io import gtfindex
+from splicescore.io.annotation import load_annotation, load_gtf, load_gtf_lines
 from splicescore.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -280,7 +280,7 @@ def test_build_command_and_a_built_index(tmp_path, gencode_like, shared):
 
 def test_concurrent_builds_leave_one_good_index(tmp_path, gencode_like):
     """Shards starting together all build; each writes a temporary file and renames it."""
-    code = ("import sys; from pathlib import Path; from splicescore.annotation import load_annotation; "
+    code = ("import sys; from pathlib import Path; from splicescore.io.annotation import load_annotation; "
             "print(len(load_annotation(sys.argv[1], root=Path(sys.argv[2]))))")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(gencode_like), str(tmp_path)], stdout=subprocess.PIPE,
                               text=True) for _ in range(3)]
@@ -312,7 +312,7 @@ def _by_gene(index):
 
 
 def test_transcript_modes(gencode_like):
-    from splicescore.annotation import read_gtf_lines
+    from splicescore.io.annotation import read_gtf_lines
 
     rows = read_gtf_lines(gencode_like)
     tags = {r["tid"]: r["flags"] for r in rows}

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from splicescore.convert.hal import (
+from splicescore.models.hal.convert import (
     OFFICIAL_BASES,
     PORT_BASES,
     convert_hal_npz,
@@ -24,9 +24,9 @@ from splicescore.convert.hal import (
     hexamer_row,
     row_permutation,
 )
-from splicescore.encoding import reverse_complement
-from splicescore.networks.hal import REGION_STARTS, HALNet, covered_positions, valid_windows
-from splicescore.scorers.hal_score import (
+from splicescore.core.encoding import reverse_complement
+from splicescore.models.hal.network import REGION_STARTS, HALNet, covered_positions, valid_windows
+from splicescore.models.hal.official import (
     alt_donor_window,
     context_span,
     delta_psi,

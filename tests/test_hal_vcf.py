@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 
 from splicescore import weights
-from splicescore.encoding import reverse_complement
-from splicescore.scorers.hal import (
+from splicescore.core.encoding import reverse_complement
+from splicescore.models.hal.scorer import (
     HALScorer,
     donors_for_variant,
     transcript_donors,
     window_is_scorable,
 )
-from splicescore.annotation import Transcript
+from splicescore.io.annotation import Transcript
 
 from conftest import run_main
 
@@ -74,7 +74,7 @@ def test_seqs_golden_subset(shared, hal_home, tmp_path):
 
 def test_seqs_leaves_the_callers_tf32_flags(shared, hal_home, tmp_path):
     """Regression: ``seqs`` (like ``plot``) set the TF32 flags process-wide; now only the network calls
-    turn them off (splicescore.predict.exact_math) and the caller's settings come back."""
+    turn them off (splicescore.nn.predict.exact_math) and the caller's settings come back."""
     import torch
 
     before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
@@ -177,8 +177,8 @@ class _Ref:
 
 
 def test_scorer_reasons_on_handmade_genome():
-    from splicescore.annotation import GeneIndex
-    from splicescore.scorers.base import Variant
+    from splicescore.io.annotation import GeneIndex
+    from splicescore.core.scorer import Variant
 
     rng = np.random.default_rng(3)
     seq = "".join(rng.choice(list("ACGT"), 5000))
@@ -189,8 +189,8 @@ def test_scorer_reasons_on_handmade_genome():
     def run(pos, ref, alt):
         v = Variant("chr1", pos, ref, (alt,))
         plan = scorer.plan(v)
-        from splicescore.predict import predict
-        from splicescore.networks.hal import HALNet
+        from splicescore.nn.predict import predict
+        from splicescore.models.hal.network import HALNet
 
         net = HALNet()
         net.table.copy_(torch_table())

@@ -1,4 +1,4 @@
-"""The incremental ALT passes (:mod:`splicescore.networks.incremental`) equal full ALT windows."""
+"""The incremental ALT passes (:mod:`splicescore.nn.incremental`) equal full ALT windows."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from splicescore.annotation import load_spliceai_table
-from splicescore.genome import Reference
-from splicescore.networks.incremental import (
+from splicescore.io.annotation import load_spliceai_table
+from splicescore.io.genome import Reference
+from splicescore.nn.incremental import (
     AltEdit, alt_pass, edit_flops, ref_pass, snv_alt_pass, snv_edit, spliceai_head, spliceai_track, trunk_flops, window_flops,
 )
-from splicescore.networks.spliceai import SpliceAIEnsemble
-from splicescore.predict import predict
-from splicescore.scorers.base import Variant
-from splicescore.scorers.spliceai import CONTEXT, SpliceAIScorer
-from splicescore.scorers.tracks import TrackAlt
+from splicescore.models.spliceai.network import SpliceAIEnsemble
+from splicescore.nn.predict import predict
+from splicescore.core.scorer import Variant
+from splicescore.models.spliceai.scorer import CONTEXT, SpliceAIScorer
+from splicescore.nn.tracks import TrackAlt
 
 TOL = 1e-6  # the issue requires 1e-5; different convolution lengths only change the summation order
 HALF = 5000

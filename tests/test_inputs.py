@@ -326,14 +326,14 @@ def test_missing_output_folder_is_exit_5(genome, fake, base_rows, tmp_path, caps
 def test_fasta_without_index_in_a_read_only_folder(genome, fake, base_rows, tmp_path, monkeypatch):
     """The index is built in a temporary folder (this test runs as any user: the folder is made
     read-only for the program by refusing write access to it)."""
-    import splicescore.genome
+    import splicescore.io.genome
 
     d, _ = genome
     ro = tmp_path / "ro"
     ro.mkdir()
     (ro / "ref.fa").write_bytes((d / "ref.fa").read_bytes())
     real = os.access
-    monkeypatch.setattr(splicescore.genome.os, "access",
+    monkeypatch.setattr(splicescore.io.genome.os, "access",
                         lambda p, mode: False if str(p).startswith(str(ro)) and mode == os.W_OK else real(p, mode))
     (tmp_path / "in.vcf").write_text(PRE + HEADER + "".join(base_rows))
     code, rows, _ = score(genome, tmp_path / "in.vcf", tmp_path, "-r", ro / "ref.fa")

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from splicescore.convert.pangolin import (
+from splicescore.models.pangolin.convert import (
     convert_pangolin_file,
     convert_pangolin_files,
     convert_pangolin_state,
     map_pangolin_key,
     pangolin_weight_files,
 )
-from splicescore.networks.pangolin import (
+from splicescore.models.pangolin.network import (
     SPLICE_CHANNELS,
     PangolinEnsemble,
     PangolinNet,
@@ -184,13 +184,13 @@ def test_scorer_tracks_equal_plain_windows(shared, ensemble):
     """Pangolin through reference tracks and incremental ALT passes (what ``vcf`` runs on the CPU):
     REF slices are the plain windows' outputs, ALTs (SNVs, insertions, deletions, both strands)
     within 1e-6 of their full windows, and the INFO strings are the same."""
-    from splicescore.annotation import load_annotation
-    from splicescore.genome import Reference
-    from splicescore.predict import predict
-    from splicescore.scorers.base import Variant
-    from splicescore.scorers.pangolin import PangolinScorer
-    from splicescore.scorers.pangolin_score import CONTEXT
-    from splicescore.scorers.tracks import TrackAlt, TrackSlice
+    from splicescore.io.annotation import load_annotation
+    from splicescore.io.genome import Reference
+    from splicescore.nn.predict import predict
+    from splicescore.core.scorer import Variant
+    from splicescore.models.pangolin.scorer import PangolinScorer
+    from splicescore.models.pangolin.official import CONTEXT
+    from splicescore.nn.tracks import TrackAlt, TrackSlice
 
     reference = Reference(shared / "data/grch38/chr17_brca1_region.fa.gz")
     genes = load_annotation(str(shared / "data/annotation/grch38_slices.gtf"), "auto", None)
@@ -221,7 +221,7 @@ def test_scorer_tracks_equal_plain_windows(shared, ensemble):
     # the GPU path (compute_windows): tracks and ALTs run as whole windows, REF slices are cut from their
     # track's output, not run again (regression: every track was run on top of every REF window). A fake
     # local network (output j = the centre base's code) makes the cut exact.
-    from splicescore.scorers.tracks import compute_windows
+    from splicescore.nn.tracks import compute_windows
 
     ran = []
 

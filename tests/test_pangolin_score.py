@@ -1,4 +1,4 @@
-"""Pangolin scoring (``splicescore.scorers.pangolin_score``) vs the official CLI.
+"""Pangolin scoring (``splicescore.models.pangolin.official``) vs the official CLI.
 
 * From the official raw network outputs (``golden/pangolin/*_raw.npz``): the per-tissue delta,
   unmasked loss and gain (<= 1e-6), and the CLI's ``Pangolin=`` strings, masked (annotation from
@@ -19,7 +19,7 @@ import pysam
 import pytest
 import torch
 
-from splicescore.scorers import pangolin_score as ps
+from splicescore.models.pangolin import official as ps
 
 D = 50
 TOL = 1e-6
@@ -379,8 +379,8 @@ def test_end_to_end_overlapping_minus_genes(shared, golden, gtf, fasta):
     ``official_mask_leak=True`` gives the official masked strings, ``mask=False`` the unmasked
     ones; the default per-gene mask differs from the official one only through the leak. Values
     are compared to the printed (2-decimal) numbers: |mine - printed| <= 0.005 + 1e-5."""
-    from splicescore.convert.pangolin import convert_pangolin_files
-    from splicescore.networks.pangolin import PangolinEnsemble
+    from splicescore.models.pangolin.convert import convert_pangolin_files
+    from splicescore.models.pangolin.network import PangolinEnsemble
 
     masked = {r["id"]: r for r in _read_vcf(golden / "dev_supp2.d50.mask.official.vcf")}
     nomask = {r["id"]: r["pangolin"] for r in _read_vcf(golden / "dev_supp2.d50.nomask.official.vcf")}

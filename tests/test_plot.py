@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 import splicescore.pipeline
-import splicescore.predict
+import splicescore.nn.predict
 from conftest import _MEMO, run_main
 from splicescore import weights
 from splicescore.errors import UsageError
-from splicescore.genome import Reference
+from splicescore.io.genome import Reference
 from splicescore.plot import compute_tracks, draw_figure, parse_variant
 
 FASTA = "data/grch38/chr17_brca1_region.fa.gz"
@@ -46,7 +46,7 @@ def home(shared, weights_home, tmp_path_factory):
 @pytest.fixture
 def env(home, monkeypatch):
     monkeypatch.setenv("SPLICESCORE_HOME", str(home))
-    monkeypatch.setattr(splicescore.predict, "predict", _MEMO)
+    monkeypatch.setattr(splicescore.nn.predict, "predict", _MEMO)
     monkeypatch.setattr(splicescore.pipeline, "predict", _MEMO)
     return home
 
@@ -173,7 +173,7 @@ def test_pangolin_tracks_give_the_official_and_pipeline_scores(shared, env, tmp_
 
 
 def test_sptransformer_tracks_give_the_official_scores(shared, env):
-    from splicescore.scorers.sptransformer_score import TISSUE_NAMES
+    from splicescore.models.sptransformer.official import TISSUE_NAMES
 
     with open(shared / "golden" / "sptransformer" / "parity_scores.tsv", newline="") as fh:
         official = {r["id"].split("_")[0]: r for r in csv.DictReader(fh, delimiter="\t")}["V2"]
@@ -215,7 +215,7 @@ def test_figure_formats(shared, env, tmp_path):
 
 
 def _intergenic(shared) -> str:
-    from splicescore.annotation import load_spliceai_table
+    from splicescore.io.annotation import load_spliceai_table
 
     pos = 43_300_000  # between TMEM106A and ARL4D
     assert not load_spliceai_table(shared / TABLE).at("17", pos)

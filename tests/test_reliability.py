@@ -432,7 +432,7 @@ def test_debug_shows_traceback(genome, fake_net, tmp_path, capsys):
 
 def test_oom_halves_batch_and_retries():
     """GPU path: an out-of-memory error halves the batch and retries; the results are unchanged."""
-    from splicescore.predict import _predict_batched
+    from splicescore.nn.predict import _predict_batched
 
     class OomAboveTwo(FakeSpliceAI):
         def forward(self, x):

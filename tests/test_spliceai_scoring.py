@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from splicescore.annotation import Transcript
-from splicescore.encoding import one_hot, reverse_complement
-from splicescore.scorers.spliceai import align_alt, delta_scores, encode, masked_windows, window_bounds
+from splicescore.io.annotation import Transcript
+from splicescore.core.encoding import one_hot, reverse_complement
+from splicescore.models.spliceai.scorer import align_alt, delta_scores, encode, masked_windows, window_bounds
 
 TX = Transcript("G", "1", "+", tx_start1=10_000, tx_end1=20_000, exon_starts1=(10_000, 15_000),
                 exon_ends1=(12_000, 20_000))

@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 import torch
 
-from splicescore.convert.sptransformer import (
+from splicescore.models.sptransformer.convert import (
     convert_sptransformer_checkpoint,
     convert_sptransformer_state,
     load_official_state_dict,
 )
-from splicescore.networks.sptransformer import SpTransformerNet
-from splicescore.scorers.sptransformer_score import (
+from splicescore.models.sptransformer.network import SpTransformerNet
+from splicescore.models.sptransformer.official import (
     TISSUE_NAMES,
     encode_window,
     format_score,

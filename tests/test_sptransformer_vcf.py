@@ -19,10 +19,10 @@ import pytest
 import torch
 
 from conftest import run_main
-from splicescore.encoding import reverse_complement
-from splicescore.genome import Reference
-from splicescore.scorers.sptransformer import FLAG_TABLES, TSV_COLUMNS, aligned_outputs, alt_window, official_flags
-from splicescore.scorers.sptransformer_score import TISSUE_NAMES, strand_scores
+from splicescore.core.encoding import reverse_complement
+from splicescore.io.genome import Reference
+from splicescore.models.sptransformer.scorer import FLAG_TABLES, TSV_COLUMNS, aligned_outputs, alt_window, official_flags
+from splicescore.models.sptransformer.official import TISSUE_NAMES, strand_scores
 
 TOL = 1e-5
 FASTA = "data/grch38/chr17_brca1_region.fa.gz"
@@ -164,7 +164,7 @@ def test_alt_windows():
 
 
 def _small_net():
-    from splicescore.networks.sptransformer import SpTransformerNet
+    from splicescore.models.sptransformer.network import SpTransformerNet
 
     torch.manual_seed(0)
     net = SpTransformerNet(
@@ -178,7 +178,7 @@ def _small_net():
 
 
 def test_padding_changes_outputs_so_batches_have_one_length():
-    from splicescore.predict import _batches, predict
+    from splicescore.nn.predict import _batches, predict
 
     net = _small_net()
     assert net.context == 100
@@ -261,7 +261,7 @@ class _Recorder:
     """Wraps the pipeline's ``predict`` and keeps every window with its output (no caching)."""
 
     def __init__(self):
-        from splicescore.predict import predict
+        from splicescore.nn.predict import predict
 
         self._predict = predict
         self.seen: dict[bytes, np.ndarray] = {}

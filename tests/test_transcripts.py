@@ -171,7 +171,7 @@ def test_lookup_fields_from_the_same_outputs():
     """Raw and masked deltas of one pass, REF/ALT probabilities at the DPs, |delta| >= 0.01 lists."""
     import numpy as np
 
-    from splicescore.scorers.spliceai import lookup_fields
+    from splicescore.models.spliceai.scorer import lookup_fields
 
     cov = 11  # D = 5
     y_ref = np.zeros((cov, 3), np.float32)

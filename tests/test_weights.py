@@ -21,7 +21,7 @@ def test_import_writes_manifest_with_sources(weights_home):
 
 
 def test_loaded_model_equals_direct_conversion(shared, weights_home):
-    from splicescore.convert.spliceai import convert_spliceai_files
+    from splicescore.models.spliceai.convert import convert_spliceai_files
 
     cached = weights.load_tensors("spliceai", weights_home)
     direct = convert_spliceai_files([shared / f"weights/spliceai/spliceai{i}.h5" for i in range(1, 6)])

@@ -4,13 +4,13 @@ A plugin provides:
 
 ``SPEC``
     :class:`splicescore.weights.WeightSpec`: the published files (by sha256), source and licence.
-``convert(found: dict[str, Path]) -> dict[str, torch.Tensor]``
-    official files -> state dict of its network (see :mod:`splicescore.convert`).
+``convert_official(found: dict[str, Path]) -> dict[str, torch.Tensor]``
+    official files -> state dict of its network (see the model package's ``convert`` module).
 ``build_network() -> torch.nn.Module``
     the (untrained) network the converted state dict loads into.
 ``make_scorer(cfg, reference, annotation) -> Scorer``
-    the VCF scorer (:mod:`splicescore.scorers.base`); ``annotation`` is a callable returning the
-    run's :class:`~splicescore.annotation.GeneIndex` (loaded once, on first use).
+    the VCF scorer (:mod:`splicescore.core.scorer`); ``annotation`` is a callable returning the
+    run's :class:`~splicescore.io.annotation.GeneIndex` (loaded once, on first use).
 ``download(workdir, log) -> list[Path]`` (optional)
     fetch the official files from their source for ``splicescore weights fetch``.
 """

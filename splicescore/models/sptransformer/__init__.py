@@ -1,0 +1,99 @@
+"""SpliceTransformer (SpTransformer) plugin: weights, network, VCF scorer and sequence mode.
+
+Weights: the authors' ``SpTransformer_pytorch.ckpt`` (``ShenLab-Genomics/SpliceTransformer``, README
+section "1.2. (or) Download from Google Drive": the "model weights" link; it goes into
+``model/weights/``). The repository is Apache-2.0 ("This project is covered under the Apache 2.0
+License"); the weights come with it under the same terms. The file is not downloadable without a
+browser here (Google Drive; the repository's Git-LFS copy is disabled), so there is no ``download``:
+the user imports it. Its sha256 is the oid of the Git-LFS pointer in commit ``78f3996``.
+
+Checkpoints in the official format that are not the published file (tests use a random-weight one)
+can be imported with ``splicescore weights import sptransformer PATH --unverified``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from splicescore.errors import InputError
+from splicescore.weights import WeightSpec
+
+CHECKPOINT = "SpTransformer_pytorch.ckpt"
+#: sha256 and size of the published checkpoint (Git-LFS pointer, commit 78f3996)
+CHECKPOINT_SHA256 = "bf9937c234139f850a770f84a26c65213a80d696d82426949a432ed1ccb9aa4e"
+CHECKPOINT_BYTES = 120_352_565
+
+SPEC = WeightSpec(
+    name="sptransformer",
+    files={CHECKPOINT: CHECKPOINT_SHA256},
+    source="ShenLab-Genomics/SpliceTransformer (GitHub), model/weights/SpTransformer_pytorch.ckpt "
+    f"({CHECKPOINT_BYTES:,} bytes, from the README's Google Drive link)",
+    licence="Apache-2.0 (the SpliceTransformer repository's licence)",
+    fetch_hint=(
+        "Download SpTransformer_pytorch.ckpt (120 MB) with the 'model weights' Google Drive link in section "
+        "'1.2. (or) Download from Google Drive' of the README of https://github.com/ShenLab-Genomics/SpliceTransformer "
+        "and run `splicescore weights import sptransformer SpTransformer_pytorch.ckpt` "
+        "(the file is recognised by its sha256)."
+    ),
+)
+
+
+def convert_official(found: dict[str, Path]) -> dict[str, torch.Tensor]:
+    from splicescore.models.sptransformer.convert import convert_sptransformer_checkpoint
+
+    # full unpickling (if the restricted one refuses the file) only for the published file's sha256
+    return convert_sptransformer_checkpoint(found[CHECKPOINT])
+
+
+def build_network() -> torch.nn.Module:
+    from splicescore.models.sptransformer.network import SpTransformerNet
+
+    return SpTransformerNet()
+
+
+def make_scorer(cfg, reference, annotation):
+    from splicescore import __version__
+    from splicescore.models.sptransformer.scorer import SpTransformerScorer
+
+    return SpTransformerScorer(
+        reference, annotation(), cfg.pad_ends, bool(getattr(cfg, "sptransformer_flags", False)), __version__
+    )
+
+
+def score_sequences(net, rows: list[dict], cfg, device) -> list[dict]:
+    """Sequence mode: ``ref`` and ``alt`` are 8,201-nt windows in model orientation (A, C, G, T, N).
+
+    Returns ``score`` and the 15 raw tissue scores (official tissue names) per row, computed over all
+    201 output positions as the official ``query_scores`` does for one strand.
+    """
+    from splicescore.nn.predict import predict
+    from splicescore.models.sptransformer.official import (
+        TISSUE_NAMES,
+        WINDOW_LENGTH,
+        encode_window,
+        strand_scores,
+    )
+
+    name = "<stdin>" if cfg.input == "-" else cfg.input
+    inputs = []
+    for row in rows:
+        for col in ("ref", "alt"):
+            seq = row[col]
+            if len(seq) != WINDOW_LENGTH:
+                raise InputError(
+                    f"{col} has {len(seq)} nt; SpTransformer windows are {WINDOW_LENGTH} nt "
+                    "(4,000 context + 201 scored + 4,000 context)", name, row.get("_line")
+                )
+            try:
+                inputs.append(np.ascontiguousarray(encode_window(seq).T))
+            except ValueError as exc:
+                raise InputError(f"{col}: {exc}", name, row.get("_line")) from None
+    outputs = predict(net, inputs, cfg.batch_size, device)
+    out = []
+    for i in range(len(rows)):
+        score, tissue = strand_scores(outputs[2 * i], outputs[2 * i + 1])
+        out.append({"score": float(score), **{t: float(v) for t, v in zip(TISSUE_NAMES, tissue)}})
+    return out

@@ -1,1 +1,0 @@
-"""Plain ``nn.Module`` ports of the published networks (eval-mode forward only)."""

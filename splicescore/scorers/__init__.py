@@ -1,1 +1,0 @@
-"""Variant scoring from model outputs (pure numpy; one module per model)."""
