@@ -25,7 +25,9 @@ from splicescore.errors import InputError, ResumeMismatch, SpliceScoreError, Usa
 from splicescore.io.genome import Reference
 from splicescore.nn.predict import PRECISIONS, clear_stop, predict, request_stop, resolve_device
 from splicescore.core.scorer import SKIP_REASONS, Variant
-from splicescore.io.vcfio import TsvOutput, VcfInput, VcfOutput, output_type_for
+from splicescore.io.tsv_output import TsvOutput
+from splicescore.io.vcf_input import VcfInput
+from splicescore.io.vcf_output import VcfOutput, output_type_for
 
 log = logging.getLogger("splicescore")
 

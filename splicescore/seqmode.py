@@ -23,7 +23,7 @@ import torch
 
 from splicescore.errors import InputError, UsageError
 from splicescore.nn.predict import resolve_device
-from splicescore.io.vcfio import TsvOutput
+from splicescore.io.tsv_output import TsvOutput
 
 REQUIRED = ("id", "ref", "alt")
 log = logging.getLogger("splicescore")

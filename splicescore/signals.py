@@ -2,7 +2,7 @@
 terminal): the first one raises :class:`Interrupted` in the main thread, which drops the chunk in flight
 and keeps the ``.partial`` output for ``--resume``; the exit code is 128 + the signal number (130, 143,
 129). A second signal ends the process at once (the partial output is consistent at every moment, see
-:mod:`splicescore.io.vcfio`).
+:mod:`splicescore.io.chunked_output`).
 
 While an output chunk is being written (:func:`deferred`), the first signal waits until the chunk is
 complete on disk, so a stop never cuts a chunk in two when it can be avoided.

@@ -167,7 +167,7 @@ def test_each_model_has_its_own_entries(score, vcf, tmp_path, hal_home):
 def test_a_failed_chunk_stores_nothing(shared, score, vcf, tmp_path, monkeypatch):
     """Writing fails in the second chunk: the first chunk's 5 results are stored, none of the second;
     a rerun reuses exactly those 5 and writes what an uncached run writes."""
-    from splicescore.io.vcfio import VcfOutput
+    from splicescore.io.vcf_output import VcfOutput
 
     path, db = vcf(0, 9), tmp_path / "scores.sqlite"
     written = []

@@ -132,7 +132,7 @@ def test_progress_line_and_background_count(shared, tmp_path):
     """The progress line shows the ETA once the record count is known; the count is the number of
     records the run will read (a shard's own size)."""
     from splicescore.cli import progress_line
-    from splicescore.io.vcfio import VcfInput
+    from splicescore.io.vcf_input import VcfInput
 
     assert progress_line(50, 10.0) == "splicescore: 50 records, 5.0 records/s"
     assert progress_line(50, 10.0, 650) == "splicescore: 50/650 records, 5.0 records/s, ETA 2:00"

@@ -171,7 +171,7 @@ def test_resume_from_any_cut_of_a_bgzf_partial(data, reference_runs, tmp_path, m
     """A bgzipped partial cut inside a block, at a block boundary, inside the header block, and one
     whose last block is the provisional (not yet full) block of an unfinished run, cut or whole."""
     from conftest import run_main
-    from splicescore.io.vcfio import BGZF_BLOCK, bgzf_block, iter_bgzf_blocks
+    from splicescore.io.bgzf import BGZF_BLOCK, bgzf_block, iter_bgzf_blocks
 
     _fake_in_process(monkeypatch)
     full = reference_runs["vcf.gz"]
@@ -259,7 +259,7 @@ def test_bcf_output_resumes_too(data, reference_runs, tmp_path, monkeypatch):
     import cyvcf2
 
     from conftest import run_main
-    from splicescore.io.vcfio import BGZF_BLOCK, bgzf_block
+    from splicescore.io.bgzf import BGZF_BLOCK, bgzf_block
 
     _fake_in_process(monkeypatch)
     full, out = tmp_path / "full.bcf", tmp_path / "out.bcf"
