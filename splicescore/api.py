@@ -26,240 +26,20 @@ it); for throughput give :meth:`Session.score_many` many variants at once instea
 from __future__ import annotations
 
 import dataclasses
-import re
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from splicescore.errors import UsageError
-from splicescore.core.scorer import SKIP_REASONS, RecordResult, Variant
+from splicescore.api_results import Results, Score, Skip, VariantResult, variant_result
+from splicescore.api_variants import VariantError, VariantRecord, check_against_reference, parse_variant
+from splicescore.core.scorer import Variant
 
 __all__ = ["Session", "VariantResult", "Score", "Skip", "Results", "VariantError", "parse_variant"]
 
 #: the per-call options that change a model's scorer (each set builds its scorers once; networks are shared)
 SCORER_OPTIONS = ("distance", "mask", "pad_ends", "pangolin_mask", "pangolin_cutoff", "pas", "hal_ref_psi",
                   "sptransformer_flags")
-#: the TSV row field that names an INFO entry's locus, per model (the entry's second field)
-_ENTRY_KEY = {"spliceai": "gene", "pangolin": "gene", "sptransformer": "gene", "aparent2": "PAS_POS",
-              "hal": "DONOR_POS"}
-_PLAIN = ("alt", "gene", "strand")
-
-
-class VariantError(ValueError):
-    """A variant that cannot be scored as written: malformed text, a contig missing from the FASTA,
-    a position past the contig's end, or a REF that differs from the FASTA. The message is one line."""
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class Skip:
-    """One ALT a model did not score, with the reason ``splicescore vcf`` writes in
-    ``INFO/SPLICESCORE_SKIP`` (see :data:`splicescore.core.scorer.SKIP_REASONS`)."""
-
-    model: str
-    alt: str
-    reason: str
-
-    @property
-    def description(self) -> str:
-        return SKIP_REASONS.get(self.reason, self.reason)
-
-
-@dataclass(frozen=True)
-class Score:
-    """One model's result for one ALT and one gene (SpliceAI, Pangolin, SpTransformer), PAS
-    (APARENT2) or donor (HAL).
-
-    Attributes
-    ----------
-    model, alt : str
-    gene : str or None
-        The entry's gene as the INFO entry names it (Pangolin: the gene_id).
-    strand : str or None
-    info : str
-        The INFO entry exactly as ``splicescore vcf`` writes it, e.g.
-        ``T|BRCA1|0.00|0.01|0.00|0.00|-2|9|-2|9`` for SpliceAI.
-    values : dict
-        The unrounded scores of ``splicescore vcf --tsv`` (SpliceAI: ``DS_AG`` ... ``DP_DL``; empty
-        for an entry without scores, e.g. SpliceAI's ``.`` entry of a complex allele).
-    """
-
-    model: str
-    alt: str
-    gene: str | None
-    strand: str | None
-    info: str
-    values: dict = field(default_factory=dict)
-
-
-@dataclass
-class VariantResult:
-    """Every model's result for one variant (one VCF record).
-
-    Attributes
-    ----------
-    chrom : str
-    pos : int
-        1-based POS.
-    ref : str
-    alts : tuple of str
-    info : dict
-        Model name -> the record's INFO value exactly as ``splicescore vcf`` writes it
-        (``INFO/SpliceAI`` etc.), ``None`` where the model wrote none.
-    skip_info : str or None
-        The ``INFO/SPLICESCORE_SKIP`` value (``MODEL|ALT|REASON,...``).
-    scores : list of Score
-        Per model x ALT x gene (or site), in INFO order.
-    skips : list of Skip
-    """
-
-    chrom: str
-    pos: int
-    ref: str
-    alts: tuple[str, ...]
-    info: dict
-    skip_info: str | None
-    scores: list[Score]
-    skips: list[Skip]
-
-    @property
-    def variant(self) -> str:
-        return f"{self.chrom}:{self.pos}:{self.ref}:{','.join(self.alts)}"
-
-    def records(self) -> list[dict]:
-        """One flat dict per score (``chrom, pos, ref, alt, model, gene, strand, info`` and the
-        values) and per skip (``reason`` instead of values), for tables."""
-        base = {"chrom": self.chrom, "pos": self.pos, "ref": self.ref}
-        rows = [{**base, "alt": s.alt, "model": s.model, "gene": s.gene, "strand": s.strand, "info": s.info,
-                 "reason": None, **s.values} for s in self.scores]
-        rows += [{**base, "alt": k.alt, "model": k.model, "gene": None, "strand": None, "info": None,
-                  "reason": k.reason} for k in self.skips]
-        return rows
-
-    def to_frame(self):
-        """A pandas DataFrame of :meth:`records` (needs pandas: ``pip install pandas``)."""
-        return _frame(self.records())
-
-
-@dataclass
-class Results:
-    """The :class:`VariantResult` of every variant given to :meth:`Session.score_many`, in input order."""
-
-    variants: list[VariantResult]
-
-    def __iter__(self):
-        return iter(self.variants)
-
-    def __len__(self) -> int:
-        return len(self.variants)
-
-    def __getitem__(self, i):
-        return self.variants[i]
-
-    def to_frame(self):
-        """One pandas DataFrame row per variant x score / skip (needs pandas)."""
-        return _frame([r for v in self.variants for r in v.records()])
-
-
-def _frame(rows: list[dict]):
-    try:
-        import pandas as pd
-    except ImportError:
-        raise ImportError("to_frame() needs pandas, an optional dependency of splicescore: pip install pandas") from None
-    return pd.DataFrame(rows)
-
-
-def _variant_result(v: Variant, per_model: list[tuple[str, RecordResult]]) -> VariantResult:
-    """A :class:`VariantResult` from the pipeline's per-model record results (what ``_write_records``
-    puts in the record)."""
-    info, scores, skips, skip_text = {}, [], [], []
-    for model, res in per_model:
-        info[model] = res.info
-        rows = list(res.rows)
-        key = _ENTRY_KEY.get(model, "gene")
-        k = 0
-        for entry in (res.info.split(",") if res.info else []):
-            fields = entry.split("|")
-            row = rows[k] if k < len(rows) else None
-            if row is not None and str(row.get("alt")) == fields[0] and len(fields) > 1 and str(row.get(key)) == fields[1]:
-                k += 1
-            else:
-                row = None  # an entry without scores (SpliceAI's complex allele, HAL's '.')
-            gene = (row or {}).get("gene") if model in ("aparent2", "hal") else (fields[1] if len(fields) > 1 else None)
-            values = {c: x for c, x in (row or {}).items() if c not in _PLAIN}
-            scores.append(Score(model, fields[0], gene, (row or {}).get("strand"), entry, values))
-        for alt, reason in res.skips:
-            skips.append(Skip(model, alt, reason))
-            skip_text.append(f"{model}|{alt}|{reason}")
-    return VariantResult(v.chrom, v.pos1, v.ref, tuple(v.alts), info, ",".join(skip_text) or None, scores, skips)
-
-
-# --------------------------------------------------------------------------- variants
-
-_SEPARATORS = re.compile(r"[\s:>]+|-(?=[0-9A-Za-z])")
-
-
-def parse_variant(text) -> Variant:
-    """A variant as ``CHROM:POS:REF:ALT[,ALT...]`` (also ``CHROM-POS-REF-ALT`` as SpliceAI-lookup
-    writes it, ``chr17 43045795 C T`` or ``chr17:43045795:C>T``), a :class:`Variant`, or a tuple
-    ``(chrom, pos, ref, alt or alts)``. POS is 1-based.
-
-    Raises
-    ------
-    VariantError
-        Malformed text (the message says what is wrong).
-    """
-    if isinstance(text, Variant):
-        return text
-    if isinstance(text, (tuple, list)):
-        if len(text) != 4:
-            raise VariantError(f"variant {text!r}: expected (chrom, pos, ref, alt)")
-        chrom, pos, ref, alts = text
-        alts = (alts,) if isinstance(alts, str) else tuple(alts)
-        return _checked(str(chrom), str(pos), str(ref), ",".join(alts), repr(text))
-    if not isinstance(text, str):
-        raise VariantError(f"variant must be a string such as chr17:43045795:C:T, not {type(text).__name__}")
-    raw = text.strip()
-    if len(raw) > 10_000:
-        raise VariantError("variant text longer than 10,000 characters")
-    parts = raw.split(":") if ":" in raw and ">" not in raw else [p for p in _SEPARATORS.split(raw) if p]
-    if len(parts) != 4 or not all(parts):
-        raise VariantError(f"variant {_short(raw)!r}: expected CHROM:POS:REF:ALT, e.g. chr17:43045795:C:T")
-    return _checked(*parts, _short(raw))
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _checked(chrom: str, pos: str, ref: str, alts: str, shown: str) -> Variant:
-    if not re.fullmatch(r"[A-Za-z0-9_.]{1,100}", chrom):
-        raise VariantError(f"variant {shown!r}: contig name {_short(chrom)!r} has characters other than letters, "
-                           "digits, '_' and '.'")
-    if not pos.isdigit() or int(pos) < 1 or len(pos) > 10:
-        raise VariantError(f"variant {shown!r}: POS must be a positive integer (1-based), not {_short(pos)!r}")
-    if not re.fullmatch(r"[ACGTNacgtn]+", ref):
-        raise VariantError(f"variant {shown!r}: REF must be A/C/G/T/N bases, not {_short(ref)!r}")
-    alt_list = tuple(a if a.startswith("<") else a.upper() for a in alts.split(","))
-    for a in alt_list:
-        if not re.fullmatch(r"[A-Za-z]+|\*|<[A-Za-z0-9_.]+>", a):
-            raise VariantError(f"variant {shown!r}: ALT {_short(a)!r} is not a sequence of bases, '*' or <ID>")
-    return Variant(chrom, int(pos), ref.upper(), alt_list)
-
-
-class _Record:
-    """The fields of a cyvcf2 record the pipeline's planning reads (``pipeline._variant``)."""
-
-    __slots__ = ("CHROM", "POS", "REF", "ALT")
-
-    def __init__(self, v: Variant):
-        self.CHROM, self.POS, self.REF, self.ALT = v.chrom, v.pos1, v.ref, list(v.alts)
-
-
-# --------------------------------------------------------------------------- session
 
 
 class Session:
@@ -425,17 +205,7 @@ class Session:
         """
         v = parse_variant(variant)
         with self._lock:
-            contig = self.reference.resolve(v.chrom)
-            if contig is None:
-                shown = ", ".join(list(self.reference.lengths)[:5]) + ("..." if len(self.reference.lengths) > 5 else "")
-                raise VariantError(f"contig {v.chrom!r} is not in the reference FASTA (it has {shown})")
-            length = self.reference.lengths[contig]
-            if v.pos1 + len(v.ref) - 1 > length:
-                raise VariantError(f"{v.chrom}:{v.pos1}: past the end of {contig} ({length:,} nt)")
-            seq = self.reference.fetch(contig, v.pos1 - 1, v.pos1 - 1 + len(v.ref))
-        if seq.upper() != v.ref.upper():
-            raise VariantError(f"REF {_short(v.ref)} does not match the reference FASTA, which has "
-                               f"{_short(seq.upper())} at {contig}:{v.pos1}")
+            check_against_reference(self.reference, v)
         return v
 
     # ---------------------------------------------------------------- scoring
@@ -497,9 +267,9 @@ class Session:
                         cache.put(key, result)
                     cache.commit()
                 for i, v in enumerate(job.variants):
-                    out.append(_variant_result(v, [(sc.name, results[i]) for sc, results in per_model]))
+                    out.append(variant_result(v, [(sc.name, results[i]) for sc, results in per_model]))
 
-            records = [_Record(v) for v in parsed]
+            records = [VariantRecord(v) for v in parsed]
             plan = lambda chunk, index: pipeline._plan(chunk, index, built, cache)  # noqa: E731
             pipeline.run_chunks(pipeline._chunks(iter(records), cfg.chunk_size), 0, plan, [computer], written)
             self.last_statistics = stats
