@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from splicescore.io import gtfindex
+from splicescore.io import gtf_reader, gtfindex
 from splicescore.io.annotation import load_annotation, load_gtf, load_gtf_lines
 from splicescore.errors import InputError
 
@@ -169,9 +169,9 @@ def test_bad_lines_name_file_and_line(tmp_path, text, message, line):
 
 def test_blocks_split_lines_anywhere(tmp_path, gencode_like, monkeypatch):
     """Blocks of any size give the same index (lines cut at block ends are carried over)."""
-    whole = gtfindex.parse(gencode_like)
-    monkeypatch.setattr(gtfindex, "BLOCK", 4093)
-    pieces = gtfindex.parse(gencode_like)
+    whole = gtf_reader.parse(gencode_like)
+    monkeypatch.setattr(gtf_reader, "BLOCK", 4093)
+    pieces = gtf_reader.parse(gencode_like)
     assert whole.keys() == pieces.keys()
     for k in whole:
         assert np.array_equal(whole[k], pieces[k]), k
@@ -296,7 +296,7 @@ def test_line_by_line_fallback_builds_the_same_arrays(tmp_path, gencode_like, na
     path = tmp_path / name
     path.write_text(text)
     for p in (path, gencode_like):
-        fast, slow = gtfindex.parse(p), gtfindex._from_reference(Path(p))
+        fast, slow = gtfindex.parse(p), gtf_reader._from_reference(Path(p))
         assert fast.keys() == slow.keys()
         for k in fast:
             assert np.array_equal(fast[k], slow[k]), (p, k)
@@ -320,12 +320,12 @@ def test_transcript_modes(gencode_like):
     auto = {t.gene: t for t in load_gtf(gencode_like).transcripts}
     mane = load_gtf(gencode_like, "mane")
     assert {t.transcript_id for t in mane.transcripts} == {
-        r["tid"] for r in rows if r["flags"] & (gtfindex.MANE_SELECT | gtfindex.MANE_PLUS_CLINICAL)}
+        r["tid"] for r in rows if r["flags"] & (gtf_reader.MANE_SELECT | gtf_reader.MANE_PLUS_CLINICAL)}
     assert {t.priority for t in mane.transcripts} == {"MS", "MP"}
     canonical = load_gtf(gencode_like, "canonical")
-    assert {t.transcript_id for t in canonical.transcripts} == {r["tid"] for r in rows if r["flags"] & gtfindex.CANONICAL}
+    assert {t.transcript_id for t in canonical.transcripts} == {r["tid"] for r in rows if r["flags"] & gtf_reader.CANONICAL}
     basic = load_gtf(gencode_like, "basic")
-    assert {t.transcript_id for t in basic.transcripts} == {r["tid"] for r in rows if r["flags"] & gtfindex.BASIC}
+    assert {t.transcript_id for t in basic.transcripts} == {r["tid"] for r in rows if r["flags"] & gtf_reader.BASIC}
     every = load_gtf(gencode_like, "all")
     assert {t.transcript_id for t in every.transcripts} == {
         r["tid"] for r in rows if r["ttype"] in ("protein_coding", "lncRNA")}

@@ -13,6 +13,7 @@ from typing import Iterator
 import cyvcf2
 
 from splicescore.errors import InputError, UsageError
+from splicescore.io.textfile import is_gzip
 from splicescore.io.vcf_record import Record, line_problem
 from splicescore.io.vcf_stdin import StdinText
 
@@ -172,8 +173,7 @@ class VcfInput:
             return self._region_lines()
 
         def lines():
-            with open(self.path, "rb") as probe:
-                gz = probe.read(2) == b"\x1f\x8b"
+            gz = is_gzip(self.path)
             try:
                 with (gzip.open(self.path, "rb") if gz else open(self.path, "rb")) as fh:
                     n = 0
@@ -223,9 +223,7 @@ def count_header_lines(path: str) -> int | None:
     stdin and BCF, whose errors name the record number instead."""
     if path == "-":
         return None
-    with open(path, "rb") as fh:
-        magic = fh.read(3)
-    opener = gzip.open if magic[:2] == b"\x1f\x8b" else open
+    opener = gzip.open if is_gzip(path) else open
     n = 0
     try:
         with opener(path, "rb") as fh:
