@@ -31,8 +31,10 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from splicescore.errors import UsageError
-from splicescore.api_results import Results, Score, Skip, VariantResult, variant_result
-from splicescore.api_variants import VariantError, VariantRecord, check_against_reference, parse_variant
+from splicescore.api_results import Results, Score, Skip, VariantResult
+from splicescore.api_results import variant_result as _variant_result  # the names score_many's body uses
+from splicescore.api_variants import VariantError, check_against_reference, parse_variant
+from splicescore.api_variants import VariantRecord as _Record
 from splicescore.core.scorer import Variant
 
 __all__ = ["Session", "VariantResult", "Score", "Skip", "Results", "VariantError", "parse_variant"]
@@ -267,9 +269,9 @@ class Session:
                         cache.put(key, result)
                     cache.commit()
                 for i, v in enumerate(job.variants):
-                    out.append(variant_result(v, [(sc.name, results[i]) for sc, results in per_model]))
+                    out.append(_variant_result(v, [(sc.name, results[i]) for sc, results in per_model]))
 
-            records = [VariantRecord(v) for v in parsed]
+            records = [_Record(v) for v in parsed]
             plan = lambda chunk, index: pipeline._plan(chunk, index, built, cache)  # noqa: E731
             pipeline.run_chunks(pipeline._chunks(iter(records), cfg.chunk_size), 0, plan, [computer], written)
             self.last_statistics = stats
