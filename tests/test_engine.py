@@ -446,3 +446,85 @@ def test_explicit_casts_on_any_network():
     casts = ReducedPrecision("fp32")
     with torch.inference_mode(), ExplicitCasts(casts):
         assert torch.equal(net(x), exact) and casts.casts == 0
+
+
+def _scored_chunk(net, seed=3, d=4):
+    """Tracks with SNV, insertion and deletion edits, each with its REF slice: SpliceAI-like units
+    ``(ref_input, ref_offset, alt_input, minus, ref_len, alt_len, boundary_offset)``."""
+    from splicescore.nn.incremental import AltEdit
+
+    rng = np.random.default_rng(seed)
+    half, cov = net.context // 2, 2 * d + 1
+    inputs, units = [], []
+    for length in (120, 120, 97):
+        t = len(inputs)
+        inputs.append(np.eye(4, dtype=np.float32)[rng.integers(0, 4, length)])
+        for rl, al in ((1, 1), (1, 1), (1, 3), (3, 1)):
+            q = int(rng.integers(half + d, length - half - d - rl))
+            minus = bool(rng.integers(0, 2))
+            inputs.append(TrackSlice(t, q - d, cov + rl - 1))  # REF: cov positions from ref_offset
+            alt = np.eye(4, dtype=np.float32)[rng.integers(0, 4, al)]
+            inputs.append(TrackAlt(t, AltEdit(q, rl, alt, q - d, cov - rl + al)))
+            units.append((len(inputs) - 2, rl - 1 if minus else 0, len(inputs) - 1, minus, rl, al,
+                          int(rng.integers(-d - 1, d + 2))))
+    return inputs, units, cov
+
+
+@pytest.mark.parametrize("path", ["windows", "tracks", "batched"])
+def test_engine_reduction_hook_equals_host_scores(path):
+    """``engine(net, inputs, reduce=f)``: ``f`` gets the outputs as device tensors and only its result
+    comes back; SpliceAI DS/DP reduced that way equal, bit for bit, ``delta_scores`` on the outputs
+    the engine returns without a reduction, on every path."""
+    from splicescore.models.spliceai.scorer import align_alt, delta_scores
+    from splicescore.nn.reduce import SpliceAIDeltaRequest
+
+    net = _Tiny()
+    inputs, units, cov = _scored_chunk(net)
+    engine = Engine("auto" if path == "tracks" else path, "cpu")
+    assert engine.path(net, inputs) == path
+    outputs = engine(net, inputs)
+    seen = []
+
+    def probe(device_outputs):
+        seen.append(all(isinstance(y, torch.Tensor) and y.device == engine.device for y in device_outputs))
+        return SpliceAIDeltaRequest(units, cov, True)(device_outputs)
+
+    for mask in (False, True):
+        ds, dp = engine(net, inputs, reduce=probe if mask else SpliceAIDeltaRequest(units, cov, False))
+        assert isinstance(ds, np.ndarray) and ds.dtype == np.float32 and dp.dtype == np.int64
+        for k, (ri, ro, ai, minus, rl, al, bo) in enumerate(units):
+            y_ref, y_alt = outputs[ri].T, outputs[ai].T
+            if minus:
+                y_ref, y_alt = y_ref[::-1], y_alt[::-1]
+            want = delta_scores(y_ref[ro : ro + cov], align_alt(y_alt, rl, al, cov), cov, bo, mask)
+            assert ds[k].tobytes() == np.array(want.ds, np.float32).tobytes() and tuple(dp[k]) == want.dp
+    assert seen == [True]
+
+
+def test_engine_reduction_hook_pangolin_layout():
+    """The hook with Pangolin's reductions: the tiny network's 3 channels as 3 replicates of one
+    tissue; per-tissue delta, loss/gain, masking and extremes equal the official numpy functions."""
+    from splicescore.models.pangolin import official as pg
+    from splicescore.nn import reduce as rd
+
+    net = _Tiny()
+    inputs, units, cov = _scored_chunk(net, seed=5)
+    d = cov // 2
+    snvs = [u for u in units if u[4] == u[5] and not u[3]]
+    engine = Engine("batched", "cpu")
+    outputs = engine(net, inputs)
+
+    def reduce(dev):
+        ref = torch.stack([dev[u[0]] for u in snvs])[:, :, None]  # (N, R=3, T=1, L)
+        alt = torch.stack([dev[u[2]] for u in snvs])[:, :, None]
+        loss, gain = rd.pangolin_loss_gain(rd.pangolin_per_tissue_delta(ref, alt, d))
+        ann = torch.zeros_like(loss, dtype=torch.bool)
+        ann[:, d] = True
+        return rd.pangolin_extremes(*rd.pangolin_mask_scores(loss, gain, ann, True))
+
+    g, gv, lo, lv = engine(net, inputs, reduce=reduce)
+    for k, u in enumerate(snvs):
+        loss, gain = pg.loss_gain(pg.per_tissue_delta(outputs[u[0]][:, None], outputs[u[2]][:, None], d))
+        loss, gain, _ = pg.mask_scores(loss, gain, [1000], 1000, d)
+        assert (g[k], lo[k]) == (np.argmax(gain), np.argmin(loss))
+        assert gv[k].tobytes() == gain[g[k]].tobytes() and lv[k].tobytes() == loss[lo[k]].tobytes()
