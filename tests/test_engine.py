@@ -10,7 +10,10 @@ import torch
 
 from conftest import run_main
 from splicescore.nn import engine as eng
-from splicescore.nn.engine import Engine, _codes, batched_tracks, to_device_onehot
+from splicescore.nn import batched as bat
+from splicescore.nn.batched import batched_tracks
+from splicescore.nn.engine import Engine
+from splicescore.nn.transfer import base_codes as _codes, to_device_onehot
 from splicescore.nn.incremental import edit_flops, window_flops
 from splicescore.models.spliceai.network import SpliceAIEnsemble
 from splicescore.nn.predict import is_oom, predict
@@ -276,13 +279,13 @@ def test_reduced_precision_is_close_and_guarded(monkeypatch, caplog):
         assert 0 < diff < 0.05, precision
         assert all(np.isfinite(a).all() and a.dtype == np.float32 for a in low)
 
-    real = eng._Runner.conv
+    real = bat._Runner.conv
 
     def poisoned(self, x, conv, dilation=1):
         y = real(self, x, conv, dilation)
         return y * float("nan") if self.low is not None else y
 
-    monkeypatch.setattr(eng._Runner, "conv", poisoned)
+    monkeypatch.setattr(bat._Runner, "conv", poisoned)
     guarded = Engine("batched", "cpu", precision="bf16")(net, inputs)
     assert "rerun in fp32" in caplog.text
     assert all(np.array_equal(a, b) for a, b in zip(guarded, exact))
@@ -347,3 +350,181 @@ def test_batched_predict_keeps_float64_outputs():
     with torch.inference_mode():
         got = _predict_batched(F64(), xs, 2, torch.device("cpu"), None)
     assert all(y.dtype == np.float64 for y in got)
+
+
+#: the windows and batched engines under bf16/fp16 run the same casts (splicescore.nn.precision):
+#: they differ only by the rounding of different convolution lengths (6e-8..9e-8 on the tiny network)
+LOW_ENGINES_TOL = 1e-5
+
+
+def test_windows_and_batched_reduced_precision_are_one_scheme():
+    """bf16/fp16 through the windows engine (plain windows, predict) and the batched engine: the
+    same explicit casts, so within LOW_ENGINES_TOL of each other, both close to fp32 and not equal
+    to it; fp32 windows are the network's own forward, bit for bit."""
+    net = _Tiny()
+    inputs, windows = _tiny_chunk(net, 2)
+    torch.set_num_threads(1)  # the CPU windows' single-threaded kernels
+    with torch.inference_mode():
+        forward = [net(torch.from_numpy(w.T)[None])[0].numpy() for w in windows]
+    exact = Engine("windows", "cpu")(net, inputs)
+    whole = [i for i, x in enumerate(inputs) if not isinstance(x, TrackSlice)]  # slices: cut from their track
+    assert all(np.array_equal(exact[i], forward[i]) for i in whole)
+    assert all(np.array_equal(a, b) for a, b in zip(predict(net, windows, precision="fp32"), forward))
+    for precision in ("bf16", "fp16"):
+        win = Engine("windows", "cpu", precision=precision)(net, inputs)
+        bat_ = Engine("batched", "cpu", precision=precision)(net, inputs)
+        assert all(a.dtype == np.float32 and a.shape == b.shape for a, b in zip(win, exact))
+        assert max(float(np.abs(a - b).max()) for a, b in zip(win, bat_)) <= LOW_ENGINES_TOL, precision
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(win, exact))
+        assert 0 < diff < 0.05, precision
+    # --engine auto on the CPU in reduced precision: the batched path (the tracks path is fp32 only)
+    assert Engine("auto", "cpu", precision="bf16").path(net, inputs) == "batched"
+
+
+def test_windows_reduced_precision_guard_reruns_the_batch_in_fp32(monkeypatch, caplog):
+    from splicescore.nn import precision as prec
+
+    net = _Tiny()
+    _, windows = _tiny_chunk(net, 1)
+    windows = windows[:5]
+    exact = predict(net, windows)
+    real = prec.ReducedPrecision.conv1d
+
+    def poisoned(self, x, *args, **kwargs):
+        y = real(self, x, *args, **kwargs)
+        return y * float("nan") if self.low is not None else y
+
+    monkeypatch.setattr(prec.ReducedPrecision, "conv1d", poisoned)
+    for device_batched in (False, True):
+        caplog.clear()
+        if device_batched:  # the GPU's batched-window loop, run on the CPU
+            from splicescore.nn.predict import _predict_batched
+
+            with torch.inference_mode():
+                got = _predict_batched(net, windows, 4, torch.device("cpu"), None, "bf16")
+                want = _predict_batched(net, windows, 4, torch.device("cpu"), None)
+        else:
+            got, want = predict(net, windows, precision="bf16"), exact
+        assert "rerun in fp32" in caplog.text
+        assert all(np.array_equal(a, b) for a, b in zip(got, want))
+
+
+def test_explicit_casts_on_any_network():
+    """A network without ``members()`` (APARENT2, SpTransformer) runs whole under the casts:
+    convolutions, linear layers and matrix products in bf16 with float32 results, everything else
+    float32; float64 work (HAL) is never cast and stays exact."""
+    from splicescore.nn.precision import ExplicitCasts, ReducedPrecision, guarded_forward
+
+    class Mixed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv1d(4, 6, 3, padding=1)
+            self.lin = torch.nn.Linear(6, 6)
+
+        def forward(self, x):
+            h = torch.relu(self.conv(x)).transpose(1, 2)  # (B, L, 6)
+            h = self.lin(h)
+            return torch.softmax(h @ h.transpose(1, 2), dim=-1) + torch.matmul(h, h.transpose(1, 2)).mean()
+
+    torch.manual_seed(0)
+    net = Mixed().eval().requires_grad_(False)
+    x = torch.randn(2, 4, 9)
+    casts = ReducedPrecision("bf16")
+    with torch.inference_mode():
+        with ExplicitCasts(casts):
+            y = net(x)
+        exact = net(x)
+    assert casts.casts == 4 and y.dtype == torch.float32
+    assert 0 < float((y - exact).abs().max()) < 0.05
+
+    class F64(torch.nn.Module):
+        def forward(self, x):
+            return torch.nn.functional.linear(x.double().transpose(1, 2), torch.ones(2, 4, dtype=torch.float64))
+
+    with torch.inference_mode():
+        assert torch.equal(guarded_forward(F64(), x, "bf16"), F64()(x))
+    casts = ReducedPrecision("fp32")
+    with torch.inference_mode(), ExplicitCasts(casts):
+        assert torch.equal(net(x), exact) and casts.casts == 0
+
+
+def _scored_chunk(net, seed=3, d=4):
+    """Tracks with SNV, insertion and deletion edits, each with its REF slice: SpliceAI-like units
+    ``(ref_input, ref_offset, alt_input, minus, ref_len, alt_len, boundary_offset)``."""
+    from splicescore.nn.incremental import AltEdit
+
+    rng = np.random.default_rng(seed)
+    half, cov = net.context // 2, 2 * d + 1
+    inputs, units = [], []
+    for length in (120, 120, 97):
+        t = len(inputs)
+        inputs.append(np.eye(4, dtype=np.float32)[rng.integers(0, 4, length)])
+        for rl, al in ((1, 1), (1, 1), (1, 3), (3, 1)):
+            q = int(rng.integers(half + d, length - half - d - rl))
+            minus = bool(rng.integers(0, 2))
+            inputs.append(TrackSlice(t, q - d, cov + rl - 1))  # REF: cov positions from ref_offset
+            alt = np.eye(4, dtype=np.float32)[rng.integers(0, 4, al)]
+            inputs.append(TrackAlt(t, AltEdit(q, rl, alt, q - d, cov - rl + al)))
+            units.append((len(inputs) - 2, rl - 1 if minus else 0, len(inputs) - 1, minus, rl, al,
+                          int(rng.integers(-d - 1, d + 2))))
+    return inputs, units, cov
+
+
+@pytest.mark.parametrize("path", ["windows", "tracks", "batched"])
+def test_engine_reduction_hook_equals_host_scores(path):
+    """``engine(net, inputs, reduce=f)``: ``f`` gets the outputs as device tensors and only its result
+    comes back; SpliceAI DS/DP reduced that way equal, bit for bit, ``delta_scores`` on the outputs
+    the engine returns without a reduction, on every path."""
+    from splicescore.models.spliceai.scorer import align_alt, delta_scores
+    from splicescore.nn.reduce import SpliceAIDeltaRequest
+
+    net = _Tiny()
+    inputs, units, cov = _scored_chunk(net)
+    engine = Engine("auto" if path == "tracks" else path, "cpu")
+    assert engine.path(net, inputs) == path
+    outputs = engine(net, inputs)
+    seen = []
+
+    def probe(device_outputs):
+        seen.append(all(isinstance(y, torch.Tensor) and y.device == engine.device for y in device_outputs))
+        return SpliceAIDeltaRequest(units, cov, True)(device_outputs)
+
+    for mask in (False, True):
+        ds, dp = engine(net, inputs, reduce=probe if mask else SpliceAIDeltaRequest(units, cov, False))
+        assert isinstance(ds, np.ndarray) and ds.dtype == np.float32 and dp.dtype == np.int64
+        for k, (ri, ro, ai, minus, rl, al, bo) in enumerate(units):
+            y_ref, y_alt = outputs[ri].T, outputs[ai].T
+            if minus:
+                y_ref, y_alt = y_ref[::-1], y_alt[::-1]
+            want = delta_scores(y_ref[ro : ro + cov], align_alt(y_alt, rl, al, cov), cov, bo, mask)
+            assert ds[k].tobytes() == np.array(want.ds, np.float32).tobytes() and tuple(dp[k]) == want.dp
+    assert seen == [True]
+
+
+def test_engine_reduction_hook_pangolin_layout():
+    """The hook with Pangolin's reductions: the tiny network's 3 channels as 3 replicates of one
+    tissue; per-tissue delta, loss/gain, masking and extremes equal the official numpy functions."""
+    from splicescore.models.pangolin import official as pg
+    from splicescore.nn import reduce as rd
+
+    net = _Tiny()
+    inputs, units, cov = _scored_chunk(net, seed=5)
+    d = cov // 2
+    snvs = [u for u in units if u[4] == u[5] and not u[3]]
+    engine = Engine("batched", "cpu")
+    outputs = engine(net, inputs)
+
+    def reduce(dev):
+        ref = torch.stack([dev[u[0]] for u in snvs])[:, :, None]  # (N, R=3, T=1, L)
+        alt = torch.stack([dev[u[2]] for u in snvs])[:, :, None]
+        loss, gain = rd.pangolin_loss_gain(rd.pangolin_per_tissue_delta(ref, alt, d))
+        ann = torch.zeros_like(loss, dtype=torch.bool)
+        ann[:, d] = True
+        return rd.pangolin_extremes(*rd.pangolin_mask_scores(loss, gain, ann, True))
+
+    g, gv, lo, lv = engine(net, inputs, reduce=reduce)
+    for k, u in enumerate(snvs):
+        loss, gain = pg.loss_gain(pg.per_tissue_delta(outputs[u[0]][:, None], outputs[u[2]][:, None], d))
+        loss, gain, _ = pg.mask_scores(loss, gain, [1000], 1000, d)
+        assert (g[k], lo[k]) == (np.argmax(gain), np.argmin(loss))
+        assert gv[k].tobytes() == gain[g[k]].tobytes() and lv[k].tobytes() == loss[lo[k]].tobytes()

@@ -12,12 +12,15 @@ length minus output length); fixed-window models (APARENT2, HAL) have none.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
 import torch
+
+from splicescore.nn.precision import PRECISIONS, check_precision, guarded_forward  # noqa: F401 - PRECISIONS: the CLI's
 
 
 def resolve_device(device: str) -> torch.device:
@@ -48,9 +51,6 @@ def check_stop() -> None:
     if _STOP.is_set():
         raise Cancelled()
 
-
-#: ``--precision`` -> the autocast dtype of the batched (GPU) path; ``fp32`` runs exact float32
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 _TF32_LOCK = threading.Lock()
@@ -92,13 +92,6 @@ def is_oom(exc: BaseException) -> bool:
 _REDUCED: dict = {}
 
 
-def _autocast(device: torch.device, precision: str):
-    """Mixed-precision context for ``precision`` (``fp32``: none)."""
-    if PRECISIONS[precision] is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=PRECISIONS[precision])
-
-
 def _batches(order: Sequence[int], lengths: Sequence[int], batch_size: int, max_positions: int | None):
     """Consecutive runs of ``order`` with one length, at most ``batch_size`` windows and
     ``max_positions`` input positions each (a longer window goes alone)."""
@@ -124,7 +117,8 @@ def predict(
     device: torch.device | str = "cpu",
     max_positions: int | None = None,
     precision: str = "fp32",
-) -> list[np.ndarray]:
+    on_device: bool = False,
+) -> list:
     """Run ``model`` over one-hot windows in batches.
 
     Parameters
@@ -140,29 +134,33 @@ def predict(
     max_positions : int, optional
         Cap on ``batch * padded length`` per pass (bounds memory for long windows).
     precision : {"fp32", "bf16", "fp16"}
-        GPU only: autocast the forward passes to bfloat16/float16 (faster, not exact; outputs are
-        returned as float32). The CPU path always runs exact float32.
+        ``fp32`` exact. bf16/fp16: the explicit casts of :mod:`splicescore.nn.precision` (the
+        scheme of the batched engine; faster on a GPU, not exact), outputs returned as float32; a
+        batch with non-finite outputs is run again in fp32.
+    on_device : bool
+        Return the outputs as tensors on ``device`` instead of numpy arrays (for a reduction on
+        the device, :class:`splicescore.nn.engine.Engine`).
 
     Returns
     -------
-    list of np.ndarray
+    list of np.ndarray (or torch.Tensor)
         ``outputs[i]`` for ``inputs[i]``: ``(C, L_i - context)`` or the model's per-window output.
     """
+    check_precision(precision)
     if not len(inputs):
         return []
     device = torch.device(device) if isinstance(device, str) else device
     context = getattr(model, "context", None)
     lengths = [x.shape[0] for x in inputs]
     if device.type == "cpu":
-        if precision != "fp32":
-            raise ValueError("the CPU path runs float32 only")
-        return [_crop(y, n, context) for y, n in zip(_cpu_windows(model, inputs), lengths)]
+        out = [_crop(y, n, context) for y, n in zip(_cpu_windows(model, inputs, precision), lengths)]
+        return [torch.from_numpy(y) for y in out] if on_device else out
     with exact_math(device):
-        return _predict_batched(model, inputs, batch_size, device, max_positions, precision)
+        return _predict_batched(model, inputs, batch_size, device, max_positions, precision, on_device)
 
 
 def _predict_batched(model, inputs, batch_size: int, device: torch.device, max_positions: int | None,
-                     precision: str = "fp32"):
+                     precision: str = "fp32", on_device: bool = False):
     """Batches of one window length; a CUDA out-of-memory error halves the batch and retries."""
     context = getattr(model, "context", None)
     lengths = [x.shape[0] for x in inputs]
@@ -173,12 +171,12 @@ def _predict_batched(model, inputs, batch_size: int, device: torch.device, max_p
     key = (id(model), str(device))
     batch_size = min(max(1, batch_size), _REDUCED.get(key, batch_size))
     pending = list(_batches(order, lengths, batch_size, max_positions))
+    forward = model if precision == "fp32" else functools.partial(guarded_forward, model, precision=precision)
     while pending:
         check_stop()
         batch = pending.pop(0)
         try:
-            with _autocast(device, precision):
-                y = _run_batch(model, [inputs[i] for i in batch], device)
+            y = _run_batch(forward, [inputs[i] for i in batch], device)
         except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
             if not is_oom(exc) or len(batch) == 1:
                 raise
@@ -191,28 +189,36 @@ def _predict_batched(model, inputs, batch_size: int, device: torch.device, max_p
             _REDUCED[key] = min(_REDUCED.get(key, half), half)
             pending[:0] = [batch[:half], batch[half:]]
             continue
+        if not on_device:
+            y = _host(y)
         for row, i in enumerate(batch):
             outputs[i] = _crop(y[row], lengths[i], context)
     return outputs  # type: ignore[return-value]
 
 
-def _crop(y: np.ndarray, length: int, context: int | None) -> np.ndarray:
-    return np.ascontiguousarray(y[..., : length - context] if context is not None else y)
+def _crop(y, length: int, context: int | None):
+    y = y[..., : length - context] if context is not None else y
+    return np.ascontiguousarray(y) if isinstance(y, np.ndarray) else y
 
 
-def _run_batch(model: torch.nn.Module, windows: list[np.ndarray], device: torch.device) -> np.ndarray:
-    """One forward pass (GPU) over windows of one length."""
+def _host(y: torch.Tensor) -> np.ndarray:
+    # reduced-precision outputs come back as float32; HAL's float64 stays float64
+    return (y.float() if y.dtype in (torch.float16, torch.bfloat16) else y).cpu().numpy()
+
+
+def _run_batch(model, windows: list[np.ndarray], device: torch.device) -> torch.Tensor:
+    """One forward pass (GPU) over windows of one length; ``model`` is the network, or the network
+    in reduced precision (:func:`~splicescore.nn.precision.guarded_forward`). Outputs stay on the
+    device."""
     x = torch.from_numpy(np.stack(windows).astype(np.float32, copy=False)).transpose(1, 2)
     if device.type == "cuda":  # pinned host memory: an asynchronous copy
         x = x.contiguous().pin_memory().to(device, non_blocking=True)
     else:
         x = x.to(device)
-    y = model(x)
-    # reduced-precision outputs come back as float32; HAL's float64 stays float64
-    return (y.float() if y.dtype in (torch.float16, torch.bfloat16) else y).cpu().numpy()
+    return model(x)
 
 
-def _cpu_windows(model: torch.nn.Module, windows: Sequence[np.ndarray]) -> list[np.ndarray]:
+def _cpu_windows(model: torch.nn.Module, windows: Sequence[np.ndarray], precision: str = "fp32") -> list[np.ndarray]:
     """CPU: every window through the network on its own (batch of 1, single-threaded kernels),
     ``torch.get_num_threads()`` windows at a time in worker threads.
 
@@ -224,16 +230,18 @@ def _cpu_windows(model: torch.nn.Module, windows: Sequence[np.ndarray]) -> list[
     previous = torch.get_num_threads()
     try:
         if workers == 1:
-            return [_one(model, w) for w in windows]
+            return [_one(model, w, precision) for w in windows]
         with ThreadPoolExecutor(workers) as pool:
-            return list(pool.map(lambda w: _one(model, w), windows))
+            return list(pool.map(lambda w: _one(model, w, precision), windows))
     finally:
         torch.set_num_threads(previous)
 
 
-def _one(model: torch.nn.Module, window: np.ndarray) -> np.ndarray:
+def _one(model: torch.nn.Module, window: np.ndarray, precision: str = "fp32") -> np.ndarray:
     check_stop()
     torch.set_num_threads(1)  # per thread: the worker's own OpenMP setting
     x = torch.from_numpy(np.ascontiguousarray(window.T, dtype=np.float32))[None]
     with torch.inference_mode():
-        return model(x)[0].numpy()
+        if precision == "fp32":
+            return model(x)[0].numpy()
+        return guarded_forward(model, x, precision)[0].numpy()

@@ -80,9 +80,11 @@ def compute_windows(inputs: list, context: int, run: Callable[[list], list]) -> 
     return outputs
 
 
-def _slice(track_out: np.ndarray, entry: TrackSlice, context: int) -> np.ndarray:
+def _slice(track_out, entry: TrackSlice, context: int):
+    """``entry``'s outputs cut from its track's (a numpy array of its own, or a tensor view)."""
     lo = entry.out_lo - context // 2
-    return np.ascontiguousarray(track_out[..., lo : lo + entry.n_out])
+    cut = track_out[..., lo : lo + entry.n_out]
+    return np.ascontiguousarray(cut) if isinstance(cut, np.ndarray) else cut
 
 
 def split_tracks(inputs: list, run_plain: Callable[[list], list]) -> tuple[dict[int, list[int]], list]:
