@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+# the FLOP counters (benchmarks/conv_flops.py) and the benchmark scripts are importable by the tests
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 
 def shared_dir() -> Path | None:

@@ -11,7 +11,7 @@ import torch
 from conftest import run_main
 from splicescore.nn import engine as eng
 from splicescore.nn.engine import Engine, _codes, batched_tracks, to_device_onehot
-from splicescore.nn.incremental import edit_flops, window_flops
+from conv_flops import edit_flops, window_flops
 from splicescore.models.spliceai.network import SpliceAIEnsemble
 from splicescore.nn.predict import is_oom, predict
 from splicescore.core.scorer import Variant

@@ -355,8 +355,3 @@ def score_strand(
                 cur_loss, cur_gain = g_loss, g_gain
         out.append(format_gene(gene, g_loss, g_gain, d, warning, cutoff, style))
     return out
-
-
-def join_genes(plus_fields: Sequence[str], minus_fields: Sequence[str]) -> str:
-    """The ``INFO/Pangolin`` value: ``+`` genes first, then ``-`` genes, joined by ``,``."""
-    return ",".join(list(plus_fields) + list(minus_fields))
