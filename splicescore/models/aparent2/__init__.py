@@ -1,4 +1,4 @@
-"""APARENT2 plugin (Linder et al. 2022): weights (the official Keras ``.h5``), network, VCF scorer
+"""APARENT2 (Linder et al. 2022): weights (the official Keras ``.h5``), network, VCF scorer
 and sequence mode.
 
 The file is the one the official variant notebook loads, johli/aparent-resnet@a745736
@@ -53,10 +53,5 @@ def make_scorer(cfg, reference, annotation):
     return Aparent2Scorer(reference, annotation(), None, cfg.pad_ends, __version__)
 
 
-MODEL = ModelEntry(
-    spec=SPEC,
-    convert_official=convert_official,
-    build_network=build_network,
-    make_scorer=make_scorer,
-    score_sequences=score_sequences,
-)
+#: the registry entry (:class:`splicescore.models.ModelEntry`)
+MODEL = ModelEntry(SPEC, convert_official, build_network, make_scorer, score_sequences=score_sequences)

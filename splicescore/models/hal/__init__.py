@@ -1,4 +1,4 @@
-"""HAL plugin (Rosenberg et al., Cell 2015; the kipoi ``HAL`` donor model): weights
+"""HAL (Rosenberg et al., Cell 2015; the kipoi ``HAL`` donor model): weights
 (``HAL_mer_scores.npz``), network, VCF scorer and sequence mode.
 
 The position-specific hexamer formula of the official kipoi port (``HAL/model.py``), not the
@@ -51,10 +51,5 @@ def make_scorer(cfg, reference, annotation):
     return HALScorer(reference, annotation(), cfg.hal_ref_psi, cfg.pad_ends, __version__)
 
 
-MODEL = ModelEntry(
-    spec=SPEC,
-    convert_official=convert_official,
-    build_network=build_network,
-    make_scorer=make_scorer,
-    score_sequences=score_sequences,
-)
+#: the registry entry (:class:`splicescore.models.ModelEntry`)
+MODEL = ModelEntry(SPEC, convert_official, build_network, make_scorer, score_sequences=score_sequences)

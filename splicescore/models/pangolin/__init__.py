@@ -1,4 +1,4 @@
-"""Pangolin 1.0.2 plugin: weights (the 12 torch state dicts of the official repository), network,
+"""Pangolin 1.0.2: weights (the 12 torch state dicts of the official repository), network,
 VCF scorer and sequence mode.
 
 The official command line (tkzeng/Pangolin 1.0.2, ``pangolin/pangolin.py``) loads
@@ -107,11 +107,5 @@ def make_scorer(cfg, reference, annotation):
     )
 
 
-MODEL = ModelEntry(
-    spec=SPEC,
-    convert_official=convert_official,
-    build_network=build_network,
-    make_scorer=make_scorer,
-    download=download,
-    score_sequences=score_sequences,
-)
+#: the registry entry (:class:`splicescore.models.ModelEntry`)
+MODEL = ModelEntry(SPEC, convert_official, build_network, make_scorer, download, score_sequences)

@@ -69,11 +69,5 @@ def make_scorer(cfg, reference, annotation):
                           all_nonzero=getattr(cfg, "all_nonzero", False))
 
 
-MODEL = ModelEntry(
-    spec=SPEC,
-    convert_official=convert_official,
-    build_network=build_network,
-    make_scorer=make_scorer,
-    download=download,
-    score_sequences=score_sequences,
-)
+#: the registry entry (:class:`splicescore.models.ModelEntry`)
+MODEL = ModelEntry(SPEC, convert_official, build_network, make_scorer, download, score_sequences)

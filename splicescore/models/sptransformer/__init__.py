@@ -1,4 +1,4 @@
-"""SpliceTransformer (SpTransformer) plugin: weights, network, VCF scorer and sequence mode.
+"""SpliceTransformer (SpTransformer): weights, network, VCF scorer and sequence mode.
 
 Weights: the authors' ``SpTransformer_pytorch.ckpt`` (``ShenLab-Genomics/SpliceTransformer``, README
 section "1.2. (or) Download from Google Drive": the "model weights" link; it goes into
@@ -62,10 +62,5 @@ def make_scorer(cfg, reference, annotation):
     )
 
 
-MODEL = ModelEntry(
-    spec=SPEC,
-    convert_official=convert_official,
-    build_network=build_network,
-    make_scorer=make_scorer,
-    score_sequences=score_sequences,
-)
+#: the registry entry (:class:`splicescore.models.ModelEntry`)
+MODEL = ModelEntry(SPEC, convert_official, build_network, make_scorer, score_sequences=score_sequences)
