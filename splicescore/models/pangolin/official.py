@@ -106,10 +106,6 @@ NO_SITES_WARNING = "NoAnnotatedSitesToMaskForThisGene"
 CONTEXT = 10000
 SKIP_FORMAT = "Variant format not supported."
 SKIP_TOO_LARGE = "Deletion too large"
-SKIP_NO_SEQUENCE = (
-    "Could not get sequence, possibly because the variant is too close to chromosome ends. "
-    "See error message above."
-)
 SKIP_NO_GENE = "Variant not contained in a gene body. Do GTF/FASTA chromosome names match?"
 
 
