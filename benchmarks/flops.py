@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from splicescore.nn.incremental import edit_flops, window_flops
+from conv_flops import edit_flops, window_flops
 from splicescore.nn.trunk import DilatedResidualTrunk
 from splicescore.core.scorer import Variant
 from splicescore.nn.tracks import TrackAlt, TrackSlice

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # conv_flops
 
 from splicescore.nn.engine import Engine  # noqa: E402
 from splicescore.nn.incremental import AltEdit  # noqa: E402
@@ -291,7 +292,7 @@ def speed(args, device):
 def _speed_row(args, device, net, model, kind, inputs, engine_name, precision, bs, ceiling):
     """SNV/s of one engine / precision / batch size on ``inputs``, stopping after ``args.seconds``
     (at least one chunk of tracks)."""
-    from splicescore.nn.incremental import window_flops
+    from conv_flops import window_flops
 
     max_positions = bs * (CONTEXT + 2 * D + 1)
     engine = Engine(engine_name, device, bs, max_positions, precision)

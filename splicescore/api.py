@@ -393,7 +393,7 @@ class Session:
                 raise ValueError(f"column {name}: {len(values)} values for {len(ref_seqs)} pairs")
         name = model.strip().lower()
         plugin = plugins.get(name)
-        if not hasattr(plugin, "score_sequences"):
+        if plugin.score_sequences is None:
             raise UsageError(f"model {name!r} has no sequence mode")
         rows = [{"id": ids[i], "ref": ref_seqs[i], "alt": alt_seqs[i], "_line": i + 1,
                  **{c: str(v[i]) for c, v in columns.items()}} for i in range(len(ref_seqs))]
@@ -403,7 +403,7 @@ class Session:
         with self._lock:
             net = self._nets.get(name) or self._seq_nets.get(name)
             if net is None:
-                if not weights.is_installed(name, cfg.weights_home) and hasattr(plugin, "download"):
+                if not weights.is_installed(name, cfg.weights_home) and plugin.download is not None:
                     weights.fetch_weights(name, cfg.weights_home)
                 net = self._seq_nets[name] = weights.load_network(name, cfg.weights_home).to(self.device)
             return score_rows(plugin, net, rows, cfg, self.device)

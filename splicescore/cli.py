@@ -186,7 +186,9 @@ def seqs_cmd(model, input_, output, batch_size, device, threads, hal_ref_psi):
 
     \b
     Windows: APARENT2 205 nt with the PAS hexamer at 0-based 70..75; HAL 160 nt with the
-    last exon base at index 79; SpliceAI/Pangolin 10,000 nt of context + the scored positions;
+    last exon base at index 79; SpliceAI 10,000 + 2D + 1 nt, first REF base at the centre
+    (unmasked DS_*/DP_*; optional column strand, '-' for reverse-complemented windows);
+    Pangolin 10,000 nt of context + the scored positions (optional column d);
     SpTransformer 8,201 nt. Output: one row per pair, id first, then the model's scores.
     """
     from splicescore.seqmode import SeqsConfig, run_seqs
@@ -429,7 +431,7 @@ def weights_list():
     from splicescore import models
 
     for name in models.available():
-        spec = models.get(name).SPEC
+        spec = models.get(name).spec
         manifest = weights.read_manifest(name)
         state = "installed" if weights.is_installed(name) else "not installed"
         if manifest and manifest.get("verified") is False and weights.is_installed(name):

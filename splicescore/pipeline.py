@@ -154,8 +154,8 @@ def build_models(cfg: RunConfig, reference: Reference, device: torch.device, ann
     for name in dict.fromkeys(cfg.models):
         plugin = models.get(name)
         if not weights.is_installed(name, cfg.weights_home):
-            if not hasattr(plugin, "download"):
-                raise WeightsError(f"{name}: weights are not installed. {plugin.SPEC.fetch_hint}")
+            if plugin.download is None:
+                raise WeightsError(f"{name}: weights are not installed. {plugin.spec.fetch_hint}")
             log.warning(f"splicescore: {name} weights are not cached yet; fetching them once")
             weights.fetch_weights(name, cfg.weights_home, log=log.warning)
         if not weights.is_verified(name, cfg.weights_home):

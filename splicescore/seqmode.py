@@ -4,7 +4,8 @@ Input: a TSV with a header and the columns ``id``, ``ref``, ``alt`` (each alread
 in the model's orientation) plus optional model-specific columns (e.g. ``psi_ref`` for HAL). Output:
 one TSV row per pair, ``id`` first, then the model's score columns, in input order.
 
-A model plugin supports this mode with
+A model supports this mode with the ``score_sequences`` of its registry entry
+(:class:`splicescore.models.ModelEntry`; the function lives in ``splicescore/models/<name>/seqs.py``),
 ``score_sequences(net, rows: list[dict], cfg: SeqsConfig, device) -> list[dict]``: it validates the
 windows (raising :class:`~splicescore.errors.InputError` with the row's line), runs them through
 :func:`splicescore.nn.predict.predict` and returns one dict of output columns per input row.
@@ -73,14 +74,15 @@ def read_pairs(path: str) -> tuple[list[str], list[dict]]:
     return header, rows
 
 
-def score_rows(plugin, net, rows: list[dict], cfg: SeqsConfig, device) -> list[dict]:
+def score_rows(model, net, rows: list[dict], cfg: SeqsConfig, device) -> list[dict]:
     """``{"id": ..., **scores}`` per pair of ``rows`` (dicts with ``id``, ``ref``, ``alt``, ``_line``
-    and model columns), in chunks of ``4 * batch_size`` through the plugin's ``score_sequences``."""
+    and model columns), in chunks of ``4 * batch_size`` through the ``score_sequences`` of ``model``
+    (a :class:`~splicescore.models.ModelEntry`)."""
     out_rows = []
     step = max(cfg.batch_size, 1) * 4
     for i in range(0, len(rows), step):
         chunk = rows[i : i + step]
-        for row, scores in zip(chunk, plugin.score_sequences(net, chunk, cfg, device)):
+        for row, scores in zip(chunk, model.score_sequences(net, chunk, cfg, device)):
             out_rows.append({"id": row["id"], **scores})
     return out_rows
 
@@ -89,19 +91,19 @@ def run_seqs(cfg: SeqsConfig) -> SeqsStatistics:
     from splicescore import models, weights
 
     started = time.perf_counter()
-    plugin = models.get(cfg.model)
-    if not hasattr(plugin, "score_sequences"):
+    model = models.get(cfg.model)
+    if model.score_sequences is None:
         raise UsageError(f"model {cfg.model!r} has no sequence mode yet")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
     header, rows = read_pairs(cfg.input)
-    if not weights.is_installed(cfg.model, cfg.weights_home) and hasattr(plugin, "download"):
+    if not weights.is_installed(cfg.model, cfg.weights_home) and model.download is not None:
         weights.fetch_weights(cfg.model, cfg.weights_home)
     if not weights.is_verified(cfg.model, cfg.weights_home):
         log.warning(weights.UNVERIFIED_WARNING.format(name=cfg.model))
     net = weights.load_network(cfg.model, cfg.weights_home).to(device)
-    out_rows = score_rows(plugin, net, rows, cfg, device)
+    out_rows = score_rows(model, net, rows, cfg, device)
     columns = list(dict.fromkeys(k for r in out_rows for k in r if k != "id"))
     out = TsvOutput(cfg.output, columns, base=("id",))
     try:

@@ -22,7 +22,6 @@ import json
 import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -30,20 +29,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from splicescore import __version__
-from splicescore.errors import WeightsError
+from splicescore.errors import UsageError, WeightsError
+from splicescore.models import ModelEntry, WeightSpec
+from splicescore.models import get as get_model
 from splicescore.paths import home, sha256_file
-
-
-@dataclass(frozen=True)
-class WeightSpec:
-    """The published files of one model and where they come from."""
-
-    name: str
-    files: dict[str, str]  # file name -> sha256 of the published file
-    extras: dict[str, str] = field(default_factory=dict)  # shipped data files (not tensors)
-    source: str = ""
-    licence: str = ""
-    fetch_hint: str = ""
 
 
 def model_dir(name: str, root: Path | None = None) -> Path:
@@ -166,18 +155,15 @@ def _install(spec: WeightSpec, tensors: dict[str, torch.Tensor], found: dict[str
     return target
 
 
-def _plugin(name: str):
-    from splicescore import models
-    from splicescore.errors import UsageError
-
+def _model(name: str) -> ModelEntry:
     try:
-        return models.get(name)
+        return get_model(name)
     except UsageError as exc:
         raise WeightsError(str(exc)) from exc
 
 
 def spec(name: str) -> WeightSpec:
-    return _plugin(name).SPEC
+    return _model(name).spec
 
 
 def import_weights(name: str, paths, root: Path | None = None, unverified: bool = False) -> Path:
@@ -186,21 +172,21 @@ def import_weights(name: str, paths, root: Path | None = None, unverified: bool 
     ``unverified``: also accept files in the official format that are not the published files (see
     the module docstring); the manifest records ``"verified": false``.
     """
-    plugin = _plugin(name)
+    model = _model(name)
     (root or home()).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
-        found = _collect(paths, plugin.SPEC, Path(work), unverified)
-        tensors = plugin.convert_official(found)
-        return _install(plugin.SPEC, tensors, found, root)
+        found = _collect(paths, model.spec, Path(work), unverified)
+        tensors = model.convert_official(found)
+        return _install(model.spec, tensors, found, root)
 
 
 def fetch_weights(name: str, root: Path | None = None, log: Callable[[str], None] = lambda s: None) -> Path:
     """Download the official files from their source and import them."""
-    plugin = _plugin(name)
-    if not hasattr(plugin, "download"):
-        raise WeightsError(f"{name}: no automatic download. {plugin.SPEC.fetch_hint}")
+    model = _model(name)
+    if model.download is None:
+        raise WeightsError(f"{name}: no automatic download. {model.spec.fetch_hint}")
     with tempfile.TemporaryDirectory() as work:
-        paths = plugin.download(Path(work), log)
+        paths = model.download(Path(work), log)
         log(f"splicescore: checking sha256 and converting {name} ...")
         return import_weights(name, paths, root)
 
@@ -221,7 +207,7 @@ def load_tensors(name: str, root: Path | None = None) -> dict[str, torch.Tensor]
 
 
 def _again(name: str) -> str:
-    how = "fetch" if hasattr(_plugin(name), "download") else "import"
+    how = "import" if _model(name).download is None else "fetch"
     return f"run `splicescore weights {how} {name}` again (`weights import/fetch` converts them anew)"
 
 
@@ -231,7 +217,7 @@ def extra_dir(name: str, root: Path | None = None) -> Path:
 
 def load_network(name: str, root: Path | None = None) -> torch.nn.Module:
     """The model's network with its cached weights, in eval mode."""
-    net = _plugin(name).build_network()
+    net = _model(name).build_network()
     try:
         net.load_state_dict(load_tensors(name, root))
     except RuntimeError as exc:  # tensors of another shape or name: not this model's converted weights

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+# the FLOP counters (benchmarks/conv_flops.py) and the benchmark scripts are importable by the tests
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 
 def shared_dir() -> Path | None:
@@ -163,3 +166,66 @@ def spliceai_home(request):
             pytest.skip(f"no ../shared and the SpliceAI weights could not be fetched from PyPI: {exc}")
     with _as_home(root):
         yield root
+
+
+# -- random-weight networks: tests of plumbing (batching, devices, reliability) without ../shared --------
+
+#: the SpliceAI gene table row of BRCA1 (GENCODE V24 as in spliceai 1.3.1's grch38.txt), the gene of the
+#: bundled example (examples/grch38_chr17_brca1.fa.gz, examples/brca1_clinvar.vcf)
+BRCA1_TABLE = (
+    "#NAME\tCHROM\tSTRAND\tTX_START\tTX_END\tEXON_START\tEXON_END\n"
+    "BRCA1\t17\t-\t43045628\t43125483\t43045628,43047642,43049120,43051062,43057051,43063332,43063873,43067607,"
+    "43070927,43074330,43076487,43079333,43082403,43090943,43091434,43095845,43097243,43099774,43104121,43104867,"
+    "43106455,43115725,43124016,43125270,\t43045802,43047703,43049194,43051117,43057135,43063373,43063951,43067695,"
+    "43071238,43074521,43076611,43079399,43082575,43091032,43094860,43095922,43097289,43099880,43104261,43104956,"
+    "43106533,43115779,43124115,43125483,\n"
+)
+BUNDLED_VCF = REPO / "examples" / "brca1_clinvar.vcf"
+RANDOM_MODELS = ("spliceai", "aparent2", "hal")
+
+
+def install_random_weights(name: str, root: Path, seed: int = 0) -> None:
+    """Install model ``name`` with random weights (``torch.manual_seed(seed)``) into the weight cache
+    ``root``, in the cache's own format (``model.safetensors`` + ``manifest.json``, ``"verified":
+    false``); SpliceAI also gets a ``grch38`` gene table with BRCA1 only."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from splicescore import models
+    from splicescore.paths import sha256_file
+
+    torch.manual_seed(seed)
+    net = models.get(name).build_network()
+    with torch.no_grad():  # BatchNorm statistics too, so that they are not the identity
+        for key, t in net.state_dict().items():
+            if key.endswith("running_var"):
+                t.uniform_(0.5, 2.0)
+            elif key.endswith("running_mean"):
+                t.normal_(0.0, 0.1)
+    target = root / name
+    target.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(target / "model.safetensors"))
+    if name == "spliceai":
+        (target / "extra").mkdir(exist_ok=True)
+        (target / "extra" / "grch38.txt").write_text(BRCA1_TABLE)
+    manifest = {"model": name, "format": 1, "source": f"random weights (torch.manual_seed({seed}), tests)",
+                "licence": "", "files": {}, "tensors_sha256": sha256_file(target / "model.safetensors"),
+                "verified": False}
+    (target / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+@pytest.fixture(scope="session")
+def random_weights_root(tmp_path_factory) -> Path:
+    """A weight cache with random-weight SpliceAI, APARENT2 and HAL networks (no ../shared needed)."""
+    root = tmp_path_factory.mktemp("random_home")
+    for name in RANDOM_MODELS:
+        install_random_weights(name, root)
+    return root
+
+
+@pytest.fixture
+def random_home(random_weights_root, monkeypatch) -> Path:
+    """:func:`random_weights_root` as ``$SPLICESCORE_HOME`` for one test."""
+    monkeypatch.setenv("SPLICESCORE_HOME", str(random_weights_root))
+    return random_weights_root

@@ -14,26 +14,27 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_main
+from conftest import BUNDLED_FASTA, BUNDLED_VCF, run_main
 from splicescore.pipeline import run_chunks
 from splicescore.nn.predict import _predict_batched
 
 FASTA = "data/grch38/chr17_brca1_region.fa.gz"
 
 
-def _vcf(shared, tmp_path, n):
-    lines = (shared / "golden/spliceai/dev.input.vcf").read_text().splitlines(keepends=True)
+def _vcf(tmp_path, n, source=BUNDLED_VCF):
+    """The first ``n`` records of ``source`` (default: the bundled BRCA1 example)."""
+    lines = source.read_text().splitlines(keepends=True)
     header = [l for l in lines if l.startswith("#")]
     path = tmp_path / "in.vcf"
     path.write_text("".join(header + [l for l in lines if not l.startswith("#")][:n]))
     return path
 
 
-def test_devices_give_the_bytes_of_one_device(shared, weights_home, tmp_path):
+def test_devices_give_the_bytes_of_one_device(random_home, tmp_path):
     """Two CPU workers with chunks of 3 records alternating between them: the VCF and the unrounded
-    TSV are the bytes of a one-device run."""
-    vcf = _vcf(shared, tmp_path, 10)
-    base = ["vcf", "-i", vcf, "-r", shared / FASTA, "--chunk-size", "3", "--threads", "1"]
+    TSV are the bytes of a one-device run (random-weight SpliceAI on the bundled example)."""
+    vcf = _vcf(tmp_path, 10)
+    base = ["vcf", "-i", vcf, "-r", BUNDLED_FASTA, "--chunk-size", "3", "--threads", "1"]
     assert run_main(base + ["--device", "cpu", "-o", tmp_path / "one.vcf", "--tsv", tmp_path / "one.tsv"]) == 0
     assert run_main(base + ["--devices", "cpu,cpu", "-o", tmp_path / "two.vcf", "--tsv", tmp_path / "two.tsv"]) == 0
     assert (tmp_path / "one.vcf").read_bytes() == (tmp_path / "two.vcf").read_bytes()
@@ -87,23 +88,21 @@ def test_runner_raises_a_worker_error_in_order():
     (["--devices", "cpu,cuda:0"], "mixes device types"),
     (["--devices", "cpu,nonsense"], "--devices"),
 ])
-def test_device_and_precision_errors(shared, weights_home, tmp_path, capsys, argv, message):
-    vcf = _vcf(shared, tmp_path, 2)
-    code = run_main(["vcf", "-i", vcf, "-r", shared / FASTA, "-o", tmp_path / "out.vcf"] + argv)
+def test_device_and_precision_errors(random_home, tmp_path, capsys, argv, message):
+    vcf = _vcf(tmp_path, 2)
+    code = run_main(["vcf", "-i", vcf, "-r", BUNDLED_FASTA, "-o", tmp_path / "out.vcf"] + argv)
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "out.vcf").exists()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the CUDA variant runs in the GPU test below")
-def test_mixed_precision_batched_path_on_cpu_autocast(shared, weights_home):
+def test_mixed_precision_batched_path_on_cpu_autocast(random_home):
     """The batched path under ``--precision bf16``/``fp16`` autocasts (here CPU autocast stands in for
-    a GPU): float32 outputs close to the exact ones, but not the same numbers."""
+    a GPU): float32 outputs close to the exact ones, but not the same numbers (random-weight APARENT2)."""
     from splicescore import weights
 
-    if not weights.is_installed("aparent2", weights_home):
-        weights.import_weights("aparent2", [shared / "weights" / "aparent2"], weights_home)
-    net = weights.load_network("aparent2", weights_home).eval()
+    net = weights.load_network("aparent2", random_home).eval()
     rng = np.random.default_rng(0)
     windows = [np.eye(4, dtype=np.float32)[rng.integers(0, 4, 205)] for _ in range(6)]
     with torch.inference_mode():
@@ -118,7 +117,7 @@ def test_mixed_precision_batched_path_on_cpu_autocast(shared, weights_home):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on CI)")
 def test_cuda_fp32_equals_cpu_scores_and_bf16_is_close(shared, weights_home, tmp_path):
-    vcf = _vcf(shared, tmp_path, 20)
+    vcf = _vcf(tmp_path, 20, shared / "golden/spliceai/dev.input.vcf")
     base = ["vcf", "-i", vcf, "-r", shared / FASTA]
     assert run_main(base + ["--device", "cpu", "-o", tmp_path / "cpu.vcf"]) == 0
     assert run_main(base + ["--device", "cuda", "-o", tmp_path / "gpu.vcf"]) == 0
@@ -128,7 +127,7 @@ def test_cuda_fp32_equals_cpu_scores_and_bf16_is_close(shared, weights_home, tmp
     assert cpu == gpu
 
 
-def test_progress_line_and_background_count(shared, tmp_path):
+def test_progress_line_and_background_count(tmp_path):
     """The progress line shows the ETA once the record count is known; the count is the number of
     records the run will read (a shard's own size)."""
     from splicescore.cli import progress_line
@@ -139,7 +138,7 @@ def test_progress_line_and_background_count(shared, tmp_path):
     assert progress_line(10, 1.0, 36_010) == "splicescore: 10/36010 records, 10.0 records/s, ETA 1:00:00"
     # resumed records count as done but not in the rate (regression: ETA 0:01 after resuming 90,000)
     assert progress_line(90_128, 10.0, 100_000, 90_000) == "splicescore: 90128/100000 records, 12.8 records/s, ETA 12:51"
-    vcf = _vcf(shared, tmp_path, 10)
+    vcf = _vcf(tmp_path, 10)
     vin = VcfInput(str(vcf))
     assert vin.count_selected() == 10
     vin.select(shard=(2, 3))

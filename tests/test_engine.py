@@ -14,7 +14,7 @@ from splicescore.nn import batched as bat
 from splicescore.nn.batched import batched_tracks
 from splicescore.nn.engine import Engine
 from splicescore.nn.transfer import base_codes as _codes, to_device_onehot
-from splicescore.nn.incremental import edit_flops, window_flops
+from conv_flops import edit_flops, window_flops
 from splicescore.models.spliceai.network import SpliceAIEnsemble
 from splicescore.nn.predict import is_oom, predict
 from splicescore.core.scorer import Variant

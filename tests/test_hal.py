@@ -33,9 +33,9 @@ from splicescore.models.hal.official import (
     donor_window,
     donor_window_span,
     encode_windows,
-    trim_allele,
     variant_in_window,
 )
+from splicescore.core.alleles import trim_allele
 
 from conftest import DEVICES
 

@@ -49,7 +49,8 @@ class FakeSpliceAI(torch.nn.Module):
 
 
 @pytest.fixture
-def fake_net(monkeypatch, spliceai_home):
+def fake_net(monkeypatch, random_home):
+    """The stand-in for SpliceAI, over a weight cache of random-weight networks (no ../shared)."""
     net = FakeSpliceAI()
     monkeypatch.setattr(weights, "load_network", lambda name, root=None: net)
     return net
@@ -164,11 +165,9 @@ class FakeSpTransformer(torch.nn.Module):
 
 
 @pytest.fixture
-def all_models(monkeypatch, shared, weights_home):
-    """Every model: stand-ins for the three long-window networks, the real APARENT2 and HAL."""
-    for name, sub in (("aparent2", "aparent2"), ("hal", "hal")):
-        if not weights.is_installed(name, weights_home):
-            weights.import_weights(name, [shared / "weights" / sub], weights_home)
+def all_models(monkeypatch, random_home):
+    """Every model: stand-ins for the three long-window networks, random-weight APARENT2 and HAL
+    networks (the accounting of records and ALTs does not depend on the weights)."""
     real = weights.load_network
     fakes = {"spliceai": FakeSpliceAI(), "pangolin": FakePangolin(), "sptransformer": FakeSpTransformer()}
     installed = weights.is_installed  # the stand-ins count as installed

@@ -13,6 +13,7 @@ import numpy as np
 
 _COMPLEMENT = str.maketrans("ACGTNacgtnRYKMSWBDHVrykmswbdhv", "TGCANtgcanYRMKSWVHDByrmkswvhdb")
 
+#: the one one-hot table: byte code -> index of the base in A, C, G, T order (either case), -1 otherwise
 _ACGT_INDEX = np.full(256, -1, dtype=np.int16)
 for _i, _base in enumerate("ACGT"):
     _ACGT_INDEX[ord(_base)] = _i
@@ -24,18 +25,44 @@ def reverse_complement(seq: str) -> str:
     return seq.translate(_COMPLEMENT)[::-1]
 
 
-def base_index(seq: str) -> np.ndarray:
-    """``(L,)`` int16 index of each base in A,C,G,T order, ``-1`` for anything else."""
-    return _ACGT_INDEX[np.frombuffer(seq.encode("latin-1"), dtype=np.uint8)]
+def _codes(seq: str) -> np.ndarray:
+    """``(L,)`` uint8 byte code per character (characters outside Latin-1 read as ``?``)."""
+    return np.frombuffer(seq.encode("latin-1", errors="replace"), dtype=np.uint8)
 
 
-def one_hot(seq: str, dtype=np.float32) -> np.ndarray:
-    """One-hot ``(L, 4)`` in A, C, G, T order; N and any other character -> all zeros."""
-    idx = base_index(seq)
+def base_index(seq: str, upper_only: bool = False) -> np.ndarray:
+    """``(L,)`` int16 index of each base in A,C,G,T order, ``-1`` for anything else.
+
+    ``upper_only``: lower-case a, c, g, t are ``-1`` too (APARENT2's case-sensitive encoder).
+    """
+    codes = _codes(seq)
+    idx = _ACGT_INDEX[codes]
+    if upper_only:
+        idx = np.where(codes >= ord("a"), np.int16(-1), idx)
+    return idx
+
+
+def one_hot(seq: str, dtype=np.float32, upper_only: bool = False, n_value: float = 0.0) -> np.ndarray:
+    """One-hot ``(L, 4)`` in A, C, G, T order; N and any other character -> all zeros.
+
+    ``upper_only``: only upper-case bases are encoded (see :func:`base_index`). ``n_value``: the
+    value of all four channels at an upper-case ``N`` (APARENT2: 0.25; every other model: 0).
+    """
+    idx = base_index(seq, upper_only)
     out = np.zeros((len(seq), 4), dtype=dtype)
     known = idx >= 0
     out[np.nonzero(known)[0], idx[known]] = 1
+    if n_value:
+        out[_codes(seq) == ord("N")] = n_value
     return out
+
+
+def unknown_characters(seq: str, limit: int = 20) -> list[str]:
+    """Sorted characters other than A, C, G, T, N (either case) among the first ``limit`` such
+    positions of ``seq`` (empty when there are none)."""
+    codes = _codes(seq)
+    bad = np.flatnonzero((_ACGT_INDEX[codes] < 0) & (codes != ord("N")) & (codes != ord("n")))
+    return sorted({seq[i] for i in bad[:limit]})
 
 
 def one_hot_oriented(window: str, strand: str) -> np.ndarray:
@@ -44,8 +71,3 @@ def one_hot_oriented(window: str, strand: str) -> np.ndarray:
     minus-strand gene to their networks."""
     x = one_hot(window)
     return np.ascontiguousarray(x[::-1, ::-1]) if strand == "-" else x
-
-
-def is_acgt(seq: str) -> bool:
-    """True when every character is one of ACGT (either case)."""
-    return bool(len(seq)) and bool((base_index(seq) >= 0).all())

@@ -14,6 +14,8 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
+from splicescore.core.alleles import classify_alt
+
 #: The documented skip reasons (``SPLICESCORE_SKIP=model|ALT|reason``).
 SKIP_REASONS = {
     "ref_mismatch": "REF does not match the reference FASTA",
@@ -110,16 +112,3 @@ def read_and_check(reference, contig: str, variant: Variant, lo1: int, hi1: int,
     if (lo1 < 1 or hi1 > reference.lengths[contig]) and not pad_ends:
         return seq, "contig_end"
     return seq, None
-
-
-def classify_alt(alt: str | None) -> str | None:
-    """Skip reason for an ALT that no model can score, ``None`` for a scorable sequence allele."""
-    if alt is None or alt in (".", ""):
-        return "missing"
-    if alt == "*":
-        return "spanning_deletion"
-    if alt.startswith("<") or "[" in alt or "]" in alt or alt.startswith(".") or alt.endswith("."):
-        return "symbolic_alt"
-    if not set(alt.upper()) <= set("ACGT"):
-        return "non_acgt"
-    return None

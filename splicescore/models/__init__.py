@@ -1,33 +1,74 @@
-"""Model registry: each supported model is one plugin module ``splicescore.models.<name>``.
+"""Model registry: one package ``splicescore.models.<name>`` per model, each holding one :class:`ModelEntry`
+named ``MODEL`` in its ``__init__``.
 
-A plugin provides:
-
-``SPEC``
-    :class:`splicescore.weights.WeightSpec`: the published files (by sha256), source and licence.
-``convert_official(found: dict[str, Path]) -> dict[str, torch.Tensor]``
-    official files -> state dict of its network (see the model package's ``convert`` module).
-``build_network() -> torch.nn.Module``
-    the (untrained) network the converted state dict loads into.
-``make_scorer(cfg, reference, annotation) -> Scorer``
-    the VCF scorer (:mod:`splicescore.core.scorer`); ``annotation`` is a callable returning the
-    run's :class:`~splicescore.io.annotation.GeneIndex` (loaded once, on first use).
-``download(workdir, log) -> list[Path]`` (optional)
-    fetch the official files from their source for ``splicescore weights fetch``.
+Adding a model: a new package ``splicescore/models/<name>/`` (its ``__init__`` defines ``MODEL``; see
+an existing one) and its name in :data:`NAMES`.
 """
 
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
 
 from splicescore.errors import UsageError
 
-#: every model splicescore knows, in the order of the CLI help
+#: every model splicescore knows, in the order of the CLI help (the registry: one line per model)
 NAMES = ("spliceai", "pangolin", "sptransformer", "aparent2", "hal")
 
 
+@dataclass(frozen=True)
+class WeightSpec:
+    """The published files of one model and where they come from."""
+
+    name: str
+    files: dict[str, str]  # file name -> sha256 of the published file
+    extras: dict[str, str] = field(default_factory=dict)  # shipped data files (not tensors)
+    source: str = ""
+    licence: str = ""
+    fetch_hint: str = ""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """Everything splicescore needs to know about one model.
+
+    Attributes
+    ----------
+    spec : WeightSpec
+        The published files (by sha256), source and licence.
+    convert_official : callable
+        ``(found: dict[str, Path]) -> dict[str, torch.Tensor]``: the official files (by their
+        :attr:`WeightSpec.files` names) -> state dict of the model's network.
+    build_network : callable
+        ``() -> torch.nn.Module``: the (untrained) network the converted state dict loads into.
+    make_scorer : callable
+        ``(cfg, reference, annotation) -> Scorer``: the VCF scorer (:mod:`splicescore.core.scorer`);
+        ``annotation`` is a callable returning the run's :class:`~splicescore.io.annotation.GeneIndex`
+        (loaded once, on first use).
+    download : callable or None
+        ``(workdir: Path, log: Callable[[str], None]) -> list[Path]``: fetch the official files from
+        their source (``splicescore weights fetch``); ``None``: the user imports them.
+    score_sequences : callable or None
+        ``(net, rows: list[dict], cfg: SeqsConfig, device) -> list[dict]``: sequence mode
+        (:mod:`splicescore.seqmode`); ``None``: the model has none.
+    """
+
+    spec: WeightSpec
+    convert_official: Callable[[dict[str, Path]], Any]
+    build_network: Callable[[], Any]
+    make_scorer: Callable[..., Any]
+    download: Callable[..., list[Path]] | None = None
+    score_sequences: Callable[..., list[dict]] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
 def available() -> list[str]:
-    """Models whose plugin is present in this installation."""
+    """Models whose package is present in this installation."""
     out = []
     for name in NAMES:
         try:
@@ -38,12 +79,14 @@ def available() -> list[str]:
     return out
 
 
-def get(name: str) -> ModuleType:
+def get(name: str) -> ModelEntry:
+    """The registry entry of model ``name``; :class:`UsageError` for an unknown or absent model."""
     if name not in NAMES:
         raise UsageError(f"unknown model {name!r} (known: {', '.join(NAMES)})")
     try:
-        return importlib.import_module(f"splicescore.models.{name}")
+        module = importlib.import_module(f"splicescore.models.{name}")
     except ModuleNotFoundError as exc:
         if exc.name == f"splicescore.models.{name}":
             raise UsageError(f"model {name!r} is not available in this version of splicescore") from exc
         raise
+    return module.MODEL

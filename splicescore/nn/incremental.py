@@ -224,78 +224,6 @@ def alt_pass(trunk: DilatedResidualTrunk, cache: TrunkCache, edit: AltEdit) -> t
     return skip[0]
 
 
-def snv_edit(pos: int, alt: np.ndarray, distance: int) -> AltEdit:
-    """The :class:`AltEdit` of an SNV at track position ``pos`` with ALT column ``alt`` ``(4,)``
-    whose outputs ``pos - D .. pos + D`` are wanted."""
-    return AltEdit(pos, 1, np.asarray(alt, dtype=np.float32).reshape(1, -1), pos - distance, 2 * distance + 1)
-
-
-def snv_alt_pass(
-    trunk: DilatedResidualTrunk, cache: TrunkCache, pos: int, alt, distance: int
-) -> torch.Tensor:
-    """Trunk output ``(C, 2D + 1)`` at outputs ``pos - D .. pos + D`` for the track input with
-    column ``pos`` replaced by ``alt`` ``(in_channels,)`` (:func:`alt_pass` of :func:`snv_edit`)."""
-    alt = alt.detach().cpu().numpy() if isinstance(alt, torch.Tensor) else alt
-    return alt_pass(trunk, cache, snv_edit(pos, alt, distance))
-
-
-def conv_flops(trunk: DilatedResidualTrunk, lengths: list[int], with_skip: list[int] | int) -> int:
-    """Floating-point operations (2 per multiply-add) of the trunk's convolutions when residual-unit
-    convolution ``k`` (``2 * n_units`` of them, in order) produces ``lengths[k]`` positions and the
-    1x1 convolutions (``conv_in``, ``skip_in``, ``skip_convs``) ``with_skip`` positions each."""
-    c = trunk.channels
-    cin = trunk.conv_in.in_channels
-    widths = [u.width for u in trunk.units for _ in (0, 1)]
-    total = sum(2 * c * c * w * n for w, n in zip(widths, lengths))
-    n1x1 = [with_skip] * (2 + len(trunk.skip_convs)) if isinstance(with_skip, int) else with_skip
-    total += 2 * cin * c * n1x1[0] + sum(2 * c * c * n for n in n1x1[1:])
-    return total
-
-
-def trunk_flops(trunk: DilatedResidualTrunk, distance: int, mode: str = "incremental") -> int:
-    """Trunk FLOPs for the ALT outputs of one SNV at ``2D + 1`` positions.
-
-    ``mode``: ``"same"`` (the literal "same"-padded architecture on a ``context + 2D + 1`` window, as
-    the published Keras model runs), ``"valid"`` (the full ALT window with valid convolutions), or
-    ``"incremental"`` (:func:`snv_alt_pass`; the shared REF track pass not included).
-    """
-    if mode == "incremental":
-        half = trunk.context // 2
-        return edit_flops(trunk, snv_edit(half + distance, np.zeros(trunk.conv_in.in_channels), distance))
-    if mode not in ("same", "valid"):
-        raise ValueError(f"unknown mode {mode!r}")
-    return window_flops(trunk, 2 * distance + 1, same=mode == "same")
-
-
-def track_flops(trunk: DilatedResidualTrunk, n_out: int) -> int:
-    """Trunk FLOPs of a valid pass over a track input with ``n_out`` outputs (``n_out + context`` nt)."""
-    return window_flops(trunk, n_out)
-
-
-def window_flops(trunk: DilatedResidualTrunk, n_out: int, same: bool = False) -> int:
-    """Trunk FLOPs of one full window with ``n_out`` outputs: valid convolutions, or (``same``) the
-    literal "same"-padded architecture over all ``context + n_out`` input positions."""
-    half = trunk.context // 2
-    offs = _offsets(trunk)
-    if same:
-        n = trunk.context + n_out
-        return conv_flops(trunk, [n] * (2 * len(trunk.units)), n)
-    lengths = []
-    for i, unit in enumerate(trunk.units):
-        for o in (offs[i] + unit.shrink // 2, offs[i + 1]):
-            lengths.append(n_out + 2 * (half - o))
-    dense = [n_out + 2 * (half - offs[i + 1]) for i in trunk.group_ends]
-    return conv_flops(trunk, lengths, [trunk.context + n_out] * 2 + dense)
-
-
-def edit_flops(trunk: DilatedResidualTrunk, edit: AltEdit) -> int:
-    """Trunk FLOPs of :func:`alt_pass` for ``edit`` (what it recomputes; the REF pass not included)."""
-    spans = _spans(trunk, edit)
-    lengths = [hi - lo for lo, hi in spans[1:]]
-    a = edit.alt.shape[0]
-    return conv_flops(trunk, lengths, [a, a] + [edit.n_out] * len(trunk.skip_convs))
-
-
 def track_pass(trunk: DilatedResidualTrunk, head, x: torch.Tensor, edits: list[AltEdit]):
     """REF outputs of one track and the ALT outputs of edits of it, through one trunk and a head.
 
@@ -324,13 +252,6 @@ def track_pass(trunk: DilatedResidualTrunk, head, x: torch.Tensor, edits: list[A
 def spliceai_head(net):
     """The softmax output head of one SpliceAI replica (:class:`~splicescore.models.spliceai.network.SpliceAINet`)."""
     return lambda feats: torch.softmax(net.head(feats), dim=1)
-
-
-def spliceai_track(ensemble, x: torch.Tensor, edits: list[AltEdit]):
-    """REF outputs ``(3, L - context)`` of one track and the ALT outputs of edits of it for a SpliceAI
-    ensemble: the mean of the replicas' softmax outputs, summed in replica order as
-    :meth:`SpliceAIEnsemble.forward` does. Replicas run one after the other."""
-    return combine_replicas([track_pass(net.trunk, spliceai_head(net), x, edits) for net in ensemble.replicas])
 
 
 def combine_replicas(parts: list):

@@ -22,15 +22,11 @@ from typing import Iterable
 
 import numpy as np
 
+from splicescore.core.encoding import one_hot
+
 SEQ_LEN = 205
-PAS_START = 70
 NARROW = (77, 127)
 FULL = (0, 205)
-
-_TABLE = np.zeros((256, 4), dtype=np.float32)
-for _i, _c in enumerate("ACGT"):
-    _TABLE[ord(_c), _i] = 1.0
-_TABLE[ord("N"), :] = 0.25
 
 
 def encode_aparent2(seqs: Iterable[str], length: int = SEQ_LEN) -> np.ndarray:
@@ -50,14 +46,12 @@ def encode_aparent2(seqs: Iterable[str], length: int = SEQ_LEN) -> np.ndarray:
         ``(B, 4, length)`` float32; N columns are 0.25 in each channel.
     """
     seqs = list(seqs)
-    codes = np.empty((len(seqs), length), dtype=np.int64)
+    out = np.zeros((len(seqs), 4, length), dtype=np.float32)
     for i, s in enumerate(seqs):
         if len(s) != length:
             raise ValueError(f"sequence {i} has length {len(s)}, expected {length}")
-        raw = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32)
-        # characters outside Latin-1 can never be A/C/G/T/N: map them to a zero row (code 0)
-        codes[i] = np.where(raw < 256, raw, 0)
-    return np.ascontiguousarray(_TABLE[codes].transpose(0, 2, 1))
+        out[i] = one_hot(s, upper_only=True, n_value=0.25).T
+    return out
 
 
 def isoform_usage(cut: np.ndarray, start: int, end: int) -> np.ndarray:

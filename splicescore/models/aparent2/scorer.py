@@ -61,7 +61,7 @@ from splicescore.errors import InputError
 from splicescore.io.genome import ContigResolver, Reference
 from splicescore.models.aparent2.official import delta_logodds, encode_aparent2
 from splicescore.core.scorer import RecordPlan, RecordResult, Variant, read_and_check, scorable_alts
-from splicescore.models.hal.official import apply_allele, trim_allele
+from splicescore.core.alleles import apply_allele, trim_allele
 
 WINDOW = 205
 UPSTREAM = 70  # window index of the anchor (first hexamer base)

@@ -32,14 +32,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from splicescore.core.encoding import reverse_complement
+from splicescore.core.alleles import apply_allele, changes_span, check_strand
+from splicescore.core.encoding import one_hot, reverse_complement
 from splicescore.models.hal.network import DONOR_INDEX, WINDOW
-
-BASES = "ACGT"
-_LOOKUP = np.full(256, -1, dtype=np.int64)
-for _i, _b in enumerate(BASES):
-    _LOOKUP[ord(_b)] = _i
-    _LOOKUP[ord(_b.lower())] = _i
 
 
 # ----------------------------------------------------------------------------------------------
@@ -58,11 +53,7 @@ def encode_windows(seqs: Sequence[str], dtype: torch.dtype = torch.float32) -> t
     length = len(seqs[0])
     if any(len(s) != length for s in seqs):
         raise ValueError("all windows must have the same length")
-    raw = np.frombuffer("".join(seqs).encode("latin-1", errors="replace"), dtype=np.uint8)
-    codes = _LOOKUP[raw].reshape(len(seqs), length)
-    onehot = np.zeros((len(seqs), length, 4), dtype=np.float32)
-    b, j = np.nonzero(codes >= 0)
-    onehot[b, j, codes[b, j]] = 1.0
+    onehot = np.stack([one_hot(s) for s in seqs])
     return torch.from_numpy(onehot).permute(0, 2, 1).contiguous().to(dtype)
 
 
@@ -110,18 +101,13 @@ def delta_psi(psi_ref, delta):
 # ----------------------------------------------------------------------------------------------
 # windows
 # ----------------------------------------------------------------------------------------------
-def _check_strand(strand: str) -> None:
-    if strand not in ("+", "-"):
-        raise ValueError(f"strand must be '+' or '-', got {strand!r}")
-
-
 def donor_window_span(donor_pos1: int, strand: str) -> tuple[int, int]:
     """1-based inclusive genomic span ``(first, last)`` of the 160-nt window of a donor.
 
     ``+``: ``[donor_pos1 - 79, donor_pos1 + 80]``; ``-``: ``[donor_pos1 - 80, donor_pos1 + 79]``
     (kipoi ``HAL/dataloader.py``).
     """
-    _check_strand(strand)
+    check_strand(strand)
     if strand == "+":
         return donor_pos1 - DONOR_INDEX, donor_pos1 + (WINDOW - 1 - DONOR_INDEX)
     return donor_pos1 - (WINDOW - 1 - DONOR_INDEX), donor_pos1 + DONOR_INDEX
@@ -156,40 +142,8 @@ def donor_window(seq: str, seq_start1: int, donor_pos1: int, strand: str) -> str
     -------
     str of length 160, ``window[79]`` = last exon base, ``window[80]`` = first intron base.
     """
-    _check_strand(strand)
+    check_strand(strand)
     return _window_at(seq, donor_pos1 - seq_start1, strand)
-
-
-def trim_allele(pos1: int, ref: str, alt: str) -> tuple[int, str, str]:
-    """Core of a VCF allele: drop the shared leading bases, then the shared trailing bases.
-
-    Returns ``(start1, ref_core, alt_core)``; ``ref_core`` occupies ``[start1, start1 +
-    len(ref_core) - 1]`` and is replaced by ``alt_core``. An empty ``ref_core`` is an insertion
-    between ``start1 - 1`` and ``start1``. No left-alignment is done. Case-insensitive.
-    """
-    r, a = ref.upper(), alt.upper()
-    k = 0
-    while k < min(len(r), len(a)) and r[k] == a[k]:
-        k += 1
-    r, a = r[k:], a[k:]
-    m = 0
-    while m < min(len(r), len(a)) and r[-1 - m] == a[-1 - m]:
-        m += 1
-    if m:
-        r, a = r[:-m], a[:-m]
-    return pos1 + k, r, a
-
-
-def apply_allele(seq: str, seq_start1: int, pos1: int, ref: str, alt: str) -> tuple[str, int, str, str]:
-    """``(alt_seq, start1, ref_core, alt_core)``: ``seq`` with the trimmed allele applied (same origin)."""
-    i = pos1 - seq_start1
-    if i < 0 or i + len(ref) > len(seq):
-        raise ValueError("the sequence does not cover the reference allele")
-    if seq[i : i + len(ref)].upper() != ref.upper():
-        raise ValueError(f"REF {ref!r} does not match the sequence ({seq[i : i + len(ref)]!r}) at {pos1}")
-    start, r, a = trim_allele(pos1, ref, alt)
-    j = start - seq_start1
-    return seq[:j] + a + seq[j + len(r) :], start, r, a
 
 
 def variant_in_window(donor_pos1: int, strand: str, pos1: int, ref: str, alt: str) -> bool:
@@ -199,13 +153,7 @@ def variant_in_window(donor_pos1: int, strand: str, pos1: int, ref: str, alt: st
     insertion falls strictly between two window positions. Changes outside the window leave the
     alternative window identical to the reference one (indels there only move the donor).
     """
-    first, last = donor_window_span(donor_pos1, strand)
-    start, r, a = trim_allele(pos1, ref, alt)
-    if not r and not a:
-        return False
-    if not r:  # insertion between start - 1 and start
-        return first < start <= last
-    return start <= last and start + len(r) - 1 >= first
+    return changes_span(*donor_window_span(donor_pos1, strand), pos1, ref, alt)
 
 
 def context_span(donor_pos1: int, strand: str, pos1: int, ref: str, alt: str) -> tuple[int, int]:
@@ -263,7 +211,7 @@ def alt_donor_window(
     bases are exonic, so here they move the window's exonic side, as they should); no such variant
     is in the data.
     """
-    _check_strand(strand)
+    check_strand(strand)
     if not variant_in_window(donor_pos1, strand, pos1, ref, alt):
         return donor_window(seq, seq_start1, donor_pos1, strand)
     alt_seq, start, r, a = apply_allele(seq, seq_start1, pos1, ref, alt)

@@ -106,10 +106,6 @@ NO_SITES_WARNING = "NoAnnotatedSitesToMaskForThisGene"
 CONTEXT = 10000
 SKIP_FORMAT = "Variant format not supported."
 SKIP_TOO_LARGE = "Deletion too large"
-SKIP_NO_SEQUENCE = (
-    "Could not get sequence, possibly because the variant is too close to chromosome ends. "
-    "See error message above."
-)
 SKIP_NO_GENE = "Variant not contained in a gene body. Do GTF/FASTA chromosome names match?"
 
 
@@ -355,8 +351,3 @@ def score_strand(
                 cur_loss, cur_gain = g_loss, g_gain
         out.append(format_gene(gene, g_loss, g_gain, d, warning, cutoff, style))
     return out
-
-
-def join_genes(plus_fields: Sequence[str], minus_fields: Sequence[str]) -> str:
-    """The ``INFO/Pangolin`` value: ``+`` genes first, then ``-`` genes, joined by ``,``."""
-    return ",".join(list(plus_fields) + list(minus_fields))

@@ -1,4 +1,4 @@
-"""SpliceAI 1.3.1 plugin: weights (the five Keras models of the PyPI wheel), network, VCF scorer."""
+"""SpliceAI 1.3.1: weights (the five Keras models of the PyPI wheel), network, VCF scorer and sequence mode."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Callable
 import torch
 
 from splicescore.errors import WeightsError
-from splicescore.weights import WeightSpec
+from splicescore.models import ModelEntry, WeightSpec
+from splicescore.models.spliceai.seqs import score_sequences
 
 SPEC = WeightSpec(
     name="spliceai",
@@ -66,3 +67,7 @@ def make_scorer(cfg, reference, annotation):
     return SpliceAIScorer(reference, annotation(), cfg.distance, cfg.mask, cfg.pad_ends, __version__,
                           multi=is_multi(cfg.transcripts), transcripts=cfg.transcripts,
                           all_nonzero=getattr(cfg, "all_nonzero", False))
+
+
+#: the registry entry (:class:`splicescore.models.ModelEntry`)
+MODEL = ModelEntry(SPEC, convert_official, build_network, make_scorer, download, score_sequences)

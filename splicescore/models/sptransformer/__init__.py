@@ -1,4 +1,4 @@
-"""SpliceTransformer (SpTransformer) plugin: weights, network, VCF scorer and sequence mode.
+"""SpliceTransformer (SpTransformer): weights, network, VCF scorer and sequence mode.
 
 Weights: the authors' ``SpTransformer_pytorch.ckpt`` (``ShenLab-Genomics/SpliceTransformer``, README
 section "1.2. (or) Download from Google Drive": the "model weights" link; it goes into
@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from splicescore.errors import InputError
-from splicescore.weights import WeightSpec
+from splicescore.models import ModelEntry, WeightSpec
+from splicescore.models.sptransformer.seqs import score_sequences
 
 CHECKPOINT = "SpTransformer_pytorch.ckpt"
 #: sha256 and size of the published checkpoint (Git-LFS pointer, commit 78f3996)
@@ -63,37 +62,5 @@ def make_scorer(cfg, reference, annotation):
     )
 
 
-def score_sequences(net, rows: list[dict], cfg, device) -> list[dict]:
-    """Sequence mode: ``ref`` and ``alt`` are 8,201-nt windows in model orientation (A, C, G, T, N).
-
-    Returns ``score`` and the 15 raw tissue scores (official tissue names) per row, computed over all
-    201 output positions as the official ``query_scores`` does for one strand.
-    """
-    from splicescore.nn.predict import predict
-    from splicescore.models.sptransformer.official import (
-        TISSUE_NAMES,
-        WINDOW_LENGTH,
-        encode_window,
-        strand_scores,
-    )
-
-    name = "<stdin>" if cfg.input == "-" else cfg.input
-    inputs = []
-    for row in rows:
-        for col in ("ref", "alt"):
-            seq = row[col]
-            if len(seq) != WINDOW_LENGTH:
-                raise InputError(
-                    f"{col} has {len(seq)} nt; SpTransformer windows are {WINDOW_LENGTH} nt "
-                    "(4,000 context + 201 scored + 4,000 context)", name, row.get("_line")
-                )
-            try:
-                inputs.append(np.ascontiguousarray(encode_window(seq).T))
-            except ValueError as exc:
-                raise InputError(f"{col}: {exc}", name, row.get("_line")) from None
-    outputs = predict(net, inputs, cfg.batch_size, device)
-    out = []
-    for i in range(len(rows)):
-        score, tissue = strand_scores(outputs[2 * i], outputs[2 * i + 1])
-        out.append({"score": float(score), **{t: float(v) for t, v in zip(TISSUE_NAMES, tissue)}})
-    return out
+#: the registry entry (:class:`splicescore.models.ModelEntry`)
+MODEL = ModelEntry(SPEC, convert_official, build_network, make_scorer, score_sequences=score_sequences)

@@ -34,6 +34,8 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from splicescore.core.encoding import one_hot, unknown_characters
+
 #: The 15 tissue-usage channels in output order (official ``_tissue_list``).
 TISSUE_NAMES = (
     "Adipose Tissue",
@@ -62,14 +64,6 @@ FLANK = 100
 WINDOW_LENGTH = 2 * (CONTEXT + FLANK) + 1  # 8201
 VARIANT_INDEX = CONTEXT + FLANK  # 4100
 
-_LOOKUP = np.full(256, 255, dtype=np.uint8)
-for _code, _base in enumerate("ACGT"):
-    _LOOKUP[ord(_base)] = _code
-    _LOOKUP[ord(_base.lower())] = _code
-_LOOKUP[ord("N")] = _LOOKUP[ord("n")] = 4
-_ONEHOT_ROWS = np.vstack([np.eye(4, dtype=np.uint8), np.zeros((1, 4), dtype=np.uint8)])
-
-
 def one_hot_encode(seq: str) -> np.ndarray:
     """Official one-hot ``(L, 4)`` uint8 in A, C, G, T order; ``N`` (any case) is all zero.
 
@@ -78,12 +72,10 @@ def one_hot_encode(seq: str) -> np.ndarray:
     ValueError
         For any character other than A, C, G, T, N (either case), like the official encoder.
     """
-    raw = np.frombuffer(seq.encode("latin-1", errors="replace"), dtype=np.uint8)
-    codes = _LOOKUP[raw]
-    if (codes == 255).any():
-        bad = sorted({seq[i] for i in np.flatnonzero(codes == 255)[:20]})
+    bad = unknown_characters(seq)
+    if bad:
         raise ValueError(f"SpTransformer accepts only A, C, G, T, N; found {bad}")
-    return _ONEHOT_ROWS[codes]
+    return one_hot(seq, dtype=np.uint8)
 
 
 def encode_window(seq: str, strand: str = "+") -> np.ndarray:
@@ -98,16 +90,6 @@ def encode_window(seq: str, strand: str = "+") -> np.ndarray:
     if strand == "-":
         x = x[::-1, ::-1]
     return np.ascontiguousarray(x.T, dtype=np.float32)
-
-
-def snv_window_bounds(pos: int) -> tuple[int, int]:
-    """1-based inclusive ``(start, end)`` of the 8,201-nt window around a variant at 1-based ``pos``."""
-    return pos - VARIANT_INDEX, pos + VARIANT_INDEX
-
-
-def alt_window(ref_window: str, ref: str, alt: str) -> str:
-    """The alt window: ``len(ref)`` characters at index 4100 replaced by ``alt`` (official ``parse``)."""
-    return ref_window[:VARIANT_INDEX] + alt + ref_window[VARIANT_INDEX + len(ref) :]
 
 
 def splice_probability(out: np.ndarray) -> np.ndarray:
