@@ -388,9 +388,9 @@ def _check_contigs(vin: VcfInput, first_chroms: list[str], reference: Reference,
             )
 
 
-def _max_positions(cfg: RunConfig) -> int:
-    """Input positions per forward pass: what ``batch_size`` SpliceAI windows at this D would take."""
-    return cfg.batch_size * (10_000 + 2 * cfg.distance + 1)
+def _max_positions(cfg: RunConfig, scorer) -> int:
+    """Input positions per forward pass of ``scorer``'s network: ``batch_size`` of its windows."""
+    return cfg.batch_size * scorer.input_length()
 
 
 @dataclass
@@ -427,11 +427,7 @@ def _plan(chunk: list, first_index: int, built, cache=None, refcheck=None) -> _J
         keys = [cache.key(scorer, v) for v in job.variants] if cache else [None] * len(chunk)
         stored = [cache.get(k) for k in keys] if cache else [None] * len(chunk)
         todo = [v for v, r in zip(job.variants, stored) if r is None]
-        if hasattr(scorer, "plan_chunk"):  # plans share inputs across records (reference tracks)
-            inputs, plans = scorer.plan_chunk(todo)
-        else:
-            plans = [scorer.plan(v) for v in todo]
-            inputs = [x for p in plans for x in p.inputs]
+        inputs, plans = scorer.plan_chunk(todo)  # plans may share inputs across records (reference tracks)
         job.work.append(_ModelWork(keys, stored, todo, plans, inputs))
     return job
 
@@ -444,11 +440,11 @@ def _computer(cfg: RunConfig, scorers: list, nets: list, device: torch.device):
 
     # the CPU's plain windows are exact fp32 only (reduced precision there: the batched engine's convolutions)
     run = functools.partial(predict, precision=cfg.precision if device.type != "cpu" else "fp32")
-    engine = Engine(getattr(cfg, "engine", "auto"), device, cfg.batch_size, _max_positions(cfg), cfg.precision,
-                    run=lambda net, xs, bs, dev, mp: run(net, xs, bs, dev, mp))
+    engines = [Engine(getattr(cfg, "engine", "auto"), device, cfg.batch_size, _max_positions(cfg, scorer), cfg.precision,
+                      run=lambda net, xs, bs, dev, mp: run(net, xs, bs, dev, mp)) for scorer in scorers]
 
     def compute(job: _Job) -> None:
-        for net, w in zip(nets, job.work):
+        for engine, net, w in zip(engines, nets, job.work):
             w.outputs = engine(net, w.inputs)
 
     return compute
@@ -507,13 +503,7 @@ def finish_results(job: _Job, built, stats: Statistics, cache=None) -> tuple[lis
     per_model = []
     fresh = []  # (key, result) of the results computed here, for the cache
     for (scorer, _), w in zip(built, job.work):
-        if hasattr(scorer, "plan_chunk"):
-            computed = [scorer.finish(v, p, w.outputs) for v, p in zip(w.todo, w.plans)]
-        else:
-            computed, k = [], 0
-            for v, p in zip(w.todo, w.plans):
-                computed.append(scorer.finish(v, p, w.outputs[k : k + len(p.inputs)]))
-                k += len(p.inputs)
+        computed = scorer.finish_chunk(w.todo, w.plans, w.outputs)
         stats.windows += len(w.inputs)
         new = iter(computed)
         results = [r if r is not None else next(new) for r in w.stored]

@@ -175,7 +175,7 @@ def spliceai_tracks(ref_out: np.ndarray, alt_out: np.ndarray, strand: str, ref_l
     list of Track
         ``acceptor``, ``donor``, each ``(2D + 1,)`` float32.
     """
-    from splicescore.models.spliceai.scorer import align_alt
+    from splicescore.models.spliceai.official import align_alt
 
     genomic = [np.asarray(y).T[::-1] if strand == "-" else np.asarray(y).T for y in (ref_out, alt_out)]
     y_alt = align_alt(genomic[1], ref_len, alt_len, 2 * distance + 1)

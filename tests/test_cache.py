@@ -337,16 +337,23 @@ def test_context_covers_what_the_model_reads(shared, weights_home):
     BRCA1 transcript."""
     from splicescore.io.annotation import load_spliceai_table
     from splicescore.io.genome import Reference
-    from splicescore.models.spliceai.scorer import SpliceAIScorer, window_bounds
+    from splicescore.models.spliceai.official import input_span0
+    from splicescore.models.spliceai.scorer import SpliceAIScorer
 
-    assert set(sc.REACH) == set(models.NAMES)
+    import importlib
+
+    from splicescore.core.scorer import Scorer
+
+    for name in models.NAMES:  # every model's scorer declares its reach (Scorer.reach is abstract)
+        importlib.import_module(f"splicescore.models.{name}.scorer")
+    assert {c.name for c in Scorer.__subclasses__() if not c.__abstractmethods__} >= set(models.NAMES)
     with Reference(shared / FASTA) as ref:
         genes = load_spliceai_table(shared / "data/annotation/spliceai_grch38.txt")
         for d in (0, 50, 4999):
             scorer = SpliceAIScorer(ref, genes, distance=d)
             v = Variant("17", 43045788, "ACATCTGCC", ("A",))
             r = sc.reach(scorer, v)
-            start0, end0 = window_bounds(v.pos1, d)
+            start0, end0 = input_span0(v.pos1, d)
             assert v.pos1 - r <= start0 + 1 and end0 <= v.pos1 + len(v.ref) - 1 + r
             ctx = sc.record_context(scorer, v)
             assert ctx["sequence"] == ref.fetch("chr17", v.pos1 - r - 1, v.pos1 + len(v.ref) - 1 + r)

@@ -60,7 +60,7 @@ from splicescore.core.encoding import reverse_complement
 from splicescore.errors import InputError
 from splicescore.io.genome import ContigResolver, Reference
 from splicescore.models.aparent2.official import delta_logodds, encode_aparent2
-from splicescore.core.scorer import RecordPlan, RecordResult, Variant, read_and_check, scorable_alts
+from splicescore.core.scorer import RecordContext, RecordPlan, RecordResult, Scorer, Variant
 from splicescore.models.hal.official import apply_allele, trim_allele
 
 WINDOW = 205
@@ -343,13 +343,15 @@ def encode_window(window: str) -> np.ndarray:
 
 
 @dataclass
-class _Unit:
+class AltCandidates:
+    """One ALT's PAS candidates and their (REF, ALT) inputs."""
+
     alt: str
     cands: list[Candidate]
     inputs: list[tuple[int, int]]  # (ref input, alt input) per candidate
 
 
-class Aparent2Scorer:
+class Aparent2Scorer(Scorer):
     """Plans and finishes APARENT2 scores for VCF records (see module docstring)."""
 
     name = "aparent2"
@@ -372,28 +374,27 @@ class Aparent2Scorer:
         strands = [s for s in ("+", "-") if s in names] or ["+", "-"]
         return strands, names
 
-    def plan(self, variant: Variant) -> RecordPlan:
-        plan = RecordPlan(state=[])
-        alts = scorable_alts(variant, plan)
-        if not alts:
-            return plan
+    # ------------------------------------------------------------------ the model's parts
+    def reach(self) -> int:
+        return 2 * WINDOW  # every 205-nt PAS window containing the variant, plus room for a deletion
 
-        def skip_all(reason: str) -> RecordPlan:
-            return plan.skip_all(alts, reason)
+    def input_length(self) -> int:
+        return WINDOW
 
-        contig = self.reference.resolve(variant.chrom)
-        if contig is None:
-            return skip_all("contig_not_in_fasta")
-        pos1, ref = variant.pos1, variant.ref
+    def max_ref(self) -> int:
+        return MAX_REF
+
+    def reference_span(self, variant: Variant, alts: list[str]) -> tuple[int, int]:
         # every window containing the variant, plus room for the bases a deletion pulls in
-        margin = 2 * WINDOW + len(ref)
-        lo1, hi1 = pos1 - margin, pos1 + len(ref) - 1 + margin
-        seq, reason = read_and_check(self.reference, contig, variant, lo1, hi1, MAX_REF, self.pad_ends)
-        if reason is not None:
-            return skip_all(reason)
+        margin = 2 * WINDOW + len(variant.ref)
+        return variant.pos1 - margin, variant.pos1 + len(variant.ref) - 1 + margin
+
+    def add_windows(self, record: RecordContext, plan: RecordPlan, shared: bool) -> None:
+        variant, seq, lo1 = record.variant, record.seq, record.lo1
+        pos1, ref = variant.pos1, variant.ref
         strands, names = self._strands(variant.chrom, pos1)
         ref_inputs: dict[tuple[str, int], int] = {}
-        for alt in alts:
+        for alt in record.alts:
             if self.pas_sites is not None:
                 near = self.pas_sites.between(variant.chrom, pos1 - WINDOW, pos1 + len(ref) + WINDOW)
                 cands = candidates_from_sites(near, pos1, ref, alt)
@@ -402,7 +403,7 @@ class Aparent2Scorer:
             if not cands:
                 plan.skips.append((alt, "no_pas"))
                 continue
-            unit = _Unit(alt, cands, [])
+            unit = AltCandidates(alt, cands, [])
             for c in cands:
                 w_ref, w_alt = candidate_windows(seq, lo1, c, pos1, ref, alt)
                 key = (c.strand, c.ref_anchor1)
@@ -412,7 +413,6 @@ class Aparent2Scorer:
                 plan.inputs.append(encode_window(w_alt))
                 unit.inputs.append((ref_inputs[key], len(plan.inputs) - 1))
             plan.state.append((unit, names))
-        return plan
 
     def finish(self, variant: Variant, plan: RecordPlan, outputs: list[np.ndarray]) -> RecordResult:
         """``outputs[i]`` is the cleavage distribution ``(206,)`` of ``plan.inputs[i]``."""
