@@ -227,11 +227,11 @@ def plot_cmd(variant, reference, annotation, model, distance, output, gene, devi
     for sptransformer also the deltas of its 15 tissue usages. Annotated exon boundaries are
     dotted lines, the variant is shaded. Indels are aligned onto the REF positions as the scorers do.
     """
-    from splicescore.plot import check_distance, compute_tracks, draw_figure, figure_format, parse_variant, summary
+    from splicescore.plot import check_distance, draw_figure, figure_format, parse_variant, summary, variant_tracks
 
     figure_format(output)
     check_distance(model, distance)
-    genes = compute_tracks(parse_variant(variant), model, reference, annotation, distance, gene, device)
+    genes = variant_tracks(parse_variant(variant), model, reference, annotation, distance, gene, device)
     draw_figure(genes, output)
     for gt in genes:
         notice(f"splicescore: {summary(gt)}")
