@@ -38,7 +38,8 @@ import torch
 from splicescore import __version__
 from splicescore.errors import InputError, OutputError, WeightsError
 from splicescore.core.scorer import RecordResult, Variant
-from splicescore.weights import read_manifest, sha256_file
+from splicescore.model_options import cache_settings
+from splicescore.weights import read_manifest
 
 #: layout of the cache file; a file of another version is refused (use another file or delete it)
 SCHEMA = 1
@@ -62,14 +63,10 @@ def scoring_settings(cfg, device_type: str) -> dict:
         "pad_ends": cfg.pad_ends,
         "transcripts": cfg.transcripts,
         "transcript_types": list(cfg.transcript_types) if cfg.transcript_types else None,
-        "all_nonzero": cfg.all_nonzero,
         # what a stored result holds: 2 = SpliceAI TSV rows with the SpliceAI-lookup columns
         "result_format": 2,
-        "pangolin_mask": cfg.pangolin_mask,
-        "pangolin_cutoff": cfg.pangolin_cutoff,
-        "hal_ref_psi": cfg.hal_ref_psi,
-        "sptransformer_flags": cfg.sptransformer_flags,
-        "pas_sha256": sha256_file(cfg.pas) if cfg.pas else None,
+        # every model's own options (splicescore.model_options), e.g. pangolin_mask, pas_sha256
+        **cache_settings(cfg.model_options),
         # GPU batches round differently from the CPU's single windows (README, "Reproducible bytes")
         "device": device_type,
         "precision": cfg.precision,

@@ -145,6 +145,7 @@ def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, 
     keep the partial output and exit with 128 + the signal (130, 143, 129); a second signal stops
     at once. Exit codes: 0 ok, 1 internal error, 2 usage, 3 input file, 4 weights, 5 output.
     """
+    from splicescore.model_options import split_options
     from splicescore.pipeline import RunConfig, run_vcf
 
     cfg = RunConfig(
@@ -155,9 +156,10 @@ def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, 
         threads=threads, tsv=tsv,
         output_type=output_type, pad_ends=pad_ends, transcripts=transcripts, resume=resume,
         transcript_types=tuple(t.strip() for t in transcript_types.split(",") if t.strip()) if transcript_types else None,
-        all_nonzero=all_nonzero,
-        pangolin_mask=bool(pangolin_mask), pangolin_cutoff=pangolin_cutoff, pas=pas, hal_ref_psi=hal_ref_psi,
-        sptransformer_flags=sptransformer_flags, region=region, shard=_parse_shard(shard), write_index=write_index,
+        model_options=split_options(dict(
+            all_nonzero=all_nonzero, pangolin_mask=bool(pangolin_mask), pangolin_cutoff=pangolin_cutoff, pas=pas,
+            hal_ref_psi=hal_ref_psi, sptransformer_flags=sptransformer_flags)),
+        region=region, shard=_parse_shard(shard), write_index=write_index,
         cache=cache, engine=engine, progress=_progress_printer() if sys.stderr.isatty() and log.isEnabledFor(NOTICE) else None,
     )
     stats = run_vcf(cfg)

@@ -50,23 +50,25 @@ class RunConfig:
     pad_ends: bool = False
     transcripts: str = "auto"
     transcript_types: tuple[str, ...] | None = None  # --transcript-types (default for `all`: protein_coding, lncRNA)
-    all_nonzero: bool = False  # TSV: every position with |delta| >= 0.01 as pos:delta lists (SpliceAI)
     resume: bool = False
     region: str | None = None
     shard: tuple[int, int] | None = None  # (i, n), 1-based
     write_index: bool = False
     progress: object = None  # callable(records_done, seconds, total or None, resumed) for a progress display
-    # model-specific options (Pangolin: cutoff, mask; APARENT2: PAS sites; HAL: reference PSI)
-    pangolin_mask: bool = True
-    pangolin_cutoff: float | None = None
-    pas: str | None = None
-    hal_ref_psi: float | None = None
-    sptransformer_flags: bool = False  # SpTransformer: Y/N tissue flags instead of tissue scores in INFO
+    #: each model's own options, ``{model: {option: value}}``, as its package declares them (``OPTIONS``;
+    #: :mod:`splicescore.model_options`); a missing one has the model's default
+    model_options: dict = field(default_factory=dict)
     weights_home: Path | None = None
     devices: tuple[str, ...] | None = None  # one worker per device (overrides ``device``)
     precision: str = "fp32"  # GPU autocast: fp32 (exact), bf16 or fp16
     cache: str | None = None  # score cache file (splicescore.cache): records scored before are not scored again
     engine: str = "auto"  # SpliceAI/Pangolin compute path (splicescore.nn.engine): auto, batched, windows
+
+    def options_for(self, model: str):
+        """``model``'s options: its declared defaults with this run's values."""
+        from splicescore.model_options import merged
+
+        return merged(self.model_options, model)
 
 
 @dataclass

@@ -309,6 +309,15 @@ def test_key_changes_with_every_field(field, value):
     assert sc.record_key(**_changed(field, value)) != sc.record_key(**BASE_KEY)
 
 
+def _with_option(cfg, name: str, value):
+    """``cfg`` with one run option, or one model's own option (RunConfig.model_options), changed."""
+    from splicescore.model_options import owner, split_options
+
+    if owner(name):
+        return dataclasses.replace(cfg, model_options=split_options({name: value}))
+    return dataclasses.replace(cfg, **{name: value})
+
+
 def test_settings_cover_every_scoring_option(tmp_path):
     pas = tmp_path / "pas.bed"
     pas.write_text("chr17\t100\t106\tpas\t0\t+\n")
@@ -318,15 +327,15 @@ def test_settings_cover_every_scoring_option(tmp_path):
                    precision="bf16", transcript_types=("lncRNA",), all_nonzero=True)
     settings = sc.scoring_settings(base, "cpu")
     for name, value in changes.items():
-        assert sc.scoring_settings(dataclasses.replace(base, **{name: value}), "cpu") != settings, name
+        assert sc.scoring_settings(_with_option(base, name, value), "cpu") != settings, name
     assert sc.scoring_settings(base, "cuda") != settings
     # on a GPU the batching changes the last bits, so it is part of the key there
     gpu = sc.scoring_settings(base, "cuda")
     assert sc.scoring_settings(dataclasses.replace(base, batch_size=7), "cuda") != gpu
     assert sc.scoring_settings(dataclasses.replace(base, chunk_size=3), "cuda") != gpu
-    with_pas = sc.scoring_settings(dataclasses.replace(base, pas=str(pas)), "cpu")
+    with_pas = sc.scoring_settings(_with_option(base, "pas", str(pas)), "cpu")
     pas.write_text("chr17\t200\t206\tpas\t0\t+\n")
-    assert sc.scoring_settings(dataclasses.replace(base, pas=str(pas)), "cpu") != with_pas
+    assert sc.scoring_settings(_with_option(base, "pas", str(pas)), "cpu") != with_pas
     # options that never change a score are not in it
     quiet = dataclasses.replace(base, batch_size=7, chunk_size=3, threads=1, devices=("cpu", "cpu"), output="x.vcf", tsv="x.tsv")
     assert sc.scoring_settings(quiet, "cpu") == settings

@@ -45,11 +45,15 @@ def build_network() -> torch.nn.Module:
     return HALNet()
 
 
+#: HAL's options: the exon's reference PSI, for dPSI
+OPTIONS = {"hal_ref_psi": None}
+
+
 def make_scorer(cfg, reference, annotation):
     from splicescore import __version__
     from splicescore.models.hal.scorer import HALScorer
 
-    return HALScorer(reference, annotation(), cfg.hal_ref_psi, cfg.pad_ends, __version__)
+    return HALScorer(reference, annotation(), cfg.options_for("hal")["hal_ref_psi"], cfg.pad_ends, __version__)
 
 
 def _window(row: dict, key: str, path: str) -> str:
