@@ -222,6 +222,33 @@ class Scorer(ABC):
         return [self.finish(v, p, p.outputs_of(outputs)) for v, p in zip(variants, plans)]
 
 
+class SiteWindowScorer(Scorer):
+    """A model that scores one fixed window per site near the variant (a PAS, a 5' donor) instead
+    of sliding over it: its window length sets its sizes. The model gives :attr:`window` and
+    :meth:`span_margin`."""
+
+    #: the model's window (nt)
+    window: int
+
+    def span_margin(self, ref_len: int) -> int:
+        """nt read on each side of the REF bases: every window containing them, plus what a
+        deletion pulls into one."""
+        raise NotImplementedError
+
+    def reach(self) -> int:
+        return 2 * self.window  # every window containing the variant, plus room for a deletion
+
+    def input_length(self) -> int:
+        return self.window
+
+    def max_ref(self) -> int:
+        return self.window
+
+    def reference_span(self, variant: Variant, alts: list[str]) -> tuple[int, int]:
+        margin = self.span_margin(len(variant.ref))
+        return variant.pos1 - margin, variant.pos1 + len(variant.ref) - 1 + margin
+
+
 @dataclass(frozen=True)
 class AlignedOutputs:
     """One ALT's REF and ALT outputs in one gene, aligned on the REF positions (genomic orientation).

@@ -60,7 +60,7 @@ from splicescore.core.encoding import reverse_complement
 from splicescore.errors import InputError
 from splicescore.io.genome import ContigResolver, Reference
 from splicescore.models.aparent2.official import delta_logodds, encode_aparent2
-from splicescore.core.scorer import RecordContext, RecordPlan, RecordResult, Scorer, Variant
+from splicescore.core.scorer import RecordContext, RecordPlan, RecordResult, SiteWindowScorer, Variant
 from splicescore.models.hal.official import apply_allele, trim_allele
 
 WINDOW = 205
@@ -68,7 +68,6 @@ UPSTREAM = 70  # window index of the anchor (first hexamer base)
 DOWNSTREAM = WINDOW - 1 - UPSTREAM  # 134
 HEXAMER = 6
 MOTIFS = ("AATAAA", "ATTAAA")
-MAX_REF = WINDOW
 
 INFO_KEY = "APARENT2"
 INFO_DESCRIPTION = (
@@ -351,10 +350,11 @@ class AltCandidates:
     inputs: list[tuple[int, int]]  # (ref input, alt input) per candidate
 
 
-class Aparent2Scorer(Scorer):
+class Aparent2Scorer(SiteWindowScorer):
     """Plans and finishes APARENT2 scores for VCF records (see module docstring)."""
 
     name = "aparent2"
+    window = WINDOW  # 205 nt per PAS
     info_key = INFO_KEY
     tsv_columns = TSV_COLUMNS
 
@@ -375,19 +375,8 @@ class Aparent2Scorer(Scorer):
         return strands, names
 
     # ------------------------------------------------------------------ the model's parts
-    def reach(self) -> int:
-        return 2 * WINDOW  # every 205-nt PAS window containing the variant, plus room for a deletion
-
-    def input_length(self) -> int:
-        return WINDOW
-
-    def max_ref(self) -> int:
-        return MAX_REF
-
-    def reference_span(self, variant: Variant, alts: list[str]) -> tuple[int, int]:
-        # every window containing the variant, plus room for the bases a deletion pulls in
-        margin = 2 * WINDOW + len(variant.ref)
-        return variant.pos1 - margin, variant.pos1 + len(variant.ref) - 1 + margin
+    def span_margin(self, ref_len: int) -> int:
+        return 2 * WINDOW + ref_len
 
     def add_windows(self, record: RecordContext, plan: RecordPlan, shared: bool) -> None:
         variant, seq, lo1 = record.variant, record.seq, record.lo1

@@ -41,7 +41,7 @@ import numpy as np
 from splicescore.core.encoding import one_hot
 from splicescore.io.genome import Reference
 from splicescore.models.hal.network import WINDOW, covered_positions
-from splicescore.core.scorer import RecordContext, RecordPlan, RecordResult, Scorer, Variant
+from splicescore.core.scorer import RecordContext, RecordPlan, RecordResult, SiteWindowScorer, Variant
 from splicescore.models.hal.official import (
     alt_donor_window,
     delta_psi,
@@ -50,7 +50,6 @@ from splicescore.models.hal.official import (
     variant_in_window,
 )
 
-MAX_REF = WINDOW
 INFO_KEY = "HAL"
 INFO_DESCRIPTION = (
     "HAL (Rosenberg et al. 2015, kipoi position-specific donor model; computed by splicescore {version}) "
@@ -110,10 +109,11 @@ class DonorAllele:
     reason: str | None  # why it was not scored
 
 
-class HALScorer(Scorer):
+class HALScorer(SiteWindowScorer):
     """Plans and finishes HAL scores for VCF records (see module docstring)."""
 
     name = "hal"
+    window = WINDOW  # 160 nt per donor
     info_key = INFO_KEY
     tsv_columns = TSV_COLUMNS
     record_checks = ("genes", "contig", "ref_mismatch", "non_acgt", "ref_too_long", "contig_end")
@@ -131,22 +131,12 @@ class HALScorer(Scorer):
         self.info_description = INFO_DESCRIPTION.format(version=version, psi=psi, psi_text=psi_text)
 
     # ------------------------------------------------------------------ the model's parts
-    def reach(self) -> int:
-        return 2 * WINDOW  # every 160-nt donor window containing the variant, plus room for a deletion
-
-    def input_length(self) -> int:
-        return WINDOW
-
-    def max_ref(self) -> int:
-        return MAX_REF
+    def span_margin(self, ref_len: int) -> int:
+        return WINDOW + ref_len + 1
 
     def genes_at(self, variant: Variant):
         pos1, ref = variant.pos1, variant.ref
         return transcripts_near(self.genes, variant.chrom, pos1 - WINDOW, pos1 + len(ref) - 1 + WINDOW)
-
-    def reference_span(self, variant: Variant, alts: list[str]) -> tuple[int, int]:
-        margin = WINDOW + len(variant.ref) + 1
-        return variant.pos1 - margin, variant.pos1 + len(variant.ref) - 1 + margin
 
     def add_windows(self, record: RecordContext, plan: RecordPlan, shared: bool) -> None:
         variant, seq, lo1 = record.variant, record.seq, record.lo1

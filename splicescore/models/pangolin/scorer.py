@@ -41,7 +41,8 @@ import numpy as np
 
 
 from splicescore.core.encoding import one_hot_oriented as encode  # model-orientation one-hot
-from splicescore.core.scorer import AlignedOutputs, RecordContext, RecordPlan, RecordResult, Scorer, Variant
+from splicescore.core.scorer import AlignedOutputs, RecordContext, RecordPlan, RecordResult, Variant
+from splicescore.core.sliding import TX_TSV_COLUMNS, SlidingScorer, gene_id_or_name
 from splicescore.io.annotation import GeneIndex, Transcript
 from splicescore.io.genome import Reference
 from splicescore.models.pangolin import official as ps
@@ -62,12 +63,8 @@ TX_INFO_DESCRIPTION = (
     "Priority: MS MANE Select, MP MANE Plus Clinical, C Ensembl canonical, N other. "
     "Format: ALLELE|gene|TRANSCRIPT|PRIORITY|pos:score_change|pos:score_change|Warnings:..."
 )
-TX_TSV_COLUMNS = ("transcript_id", "transcript_priority")
-
-
-def gene_name(tx: Transcript) -> str:
-    """What Pangolin prints for a gene: its ``gene_id`` when the annotation has one."""
-    return tx.gene_id or tx.gene
+#: what Pangolin prints for a gene: its ``gene_id`` when the annotation has one
+gene_name = gene_id_or_name
 
 
 def pangolin_genes(genes: GeneIndex, chrom: str, pos1: int, multi: bool = False) -> dict[str, list[Transcript]]:
@@ -117,59 +114,33 @@ class StrandWindows:
     transcripts: list[list[Transcript]] = field(default_factory=list)  # multi: per gene, all its transcripts
 
 
-class PangolinScorer(Scorer):
+class PangolinScorer(SlidingScorer):
     """Plans and finishes Pangolin scores for VCF records (see module docstring)."""
 
     name = "pangolin"
     info_key = INFO_KEY
-    tsv_columns = TSV_COLUMNS
+    context = ps.CONTEXT
     # the official check order: alleles, "Deletion too large", then the window read, then the genes
     record_checks = ("ref_too_long", "non_acgt", "contig", "ref_mismatch", "contig_end", "genes")
 
-    def __init__(
-        self,
-        reference: Reference,
-        genes: GeneIndex,
-        distance: int = 50,
-        mask: bool = True,
-        cutoff: float | None = None,
-        pad_ends: bool = False,
-        version: str = "",
-        incremental: bool = True,
-        multi: bool = False,
-        transcripts: str = "auto",
-    ):
-        if not 0 <= distance <= 4999:
-            raise ValueError("distance must be in 0..4999")
-        self.incremental = incremental
-        self.multi = multi
+    def __init__(self, reference: Reference, genes: GeneIndex, distance: int = 50, mask: bool = True,
+                 cutoff: float | None = None, pad_ends: bool = False, version: str = "", incremental: bool = True,
+                 multi: bool = False, transcripts: str = "auto"):
+        super().__init__(reference, genes, distance, pad_ends, incremental, multi)
         if not version:
             from splicescore import __version__ as version
-        self.reference = reference
-        self.genes = genes
-        self.distance = distance
         self.mask = mask
         self.cutoff = cutoff
-        self.pad_ends = pad_ends
         mode = f"d={distance}, " + ("masked" if mask else "unmasked")
         if cutoff is not None:
             mode += f", every site with |change| >= {cutoff}"
         self.info_description = INFO_DESCRIPTION.format(version=version, mode=mode)
+        self.tsv_columns = (TX_TSV_COLUMNS if multi else ()) + TSV_COLUMNS
         if multi:
-            self.tsv_columns = TX_TSV_COLUMNS + TSV_COLUMNS
             self.extra_info = {TX_INFO_KEY: TX_INFO_DESCRIPTION.format(version=version, mode=mode,
                                                                        transcripts=transcripts)}
 
     # ------------------------------------------------------------------ the model's parts
-    def reach(self) -> int:
-        return ps.CONTEXT // 2 + self.distance  # the window is POS +- (5000 + d)
-
-    def input_length(self) -> int:
-        return ps.CONTEXT + 2 * self.distance + 1
-
-    def max_ref(self) -> int:
-        return 2 * self.distance
-
     def allele_reason(self, variant: Variant, alt: str) -> str | None:
         ref = variant.ref
         return "complex_allele" if len(ref) != 1 and len(alt) != 1 and len(ref) != len(alt) else None

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from splicescore.core.encoding import one_hot_oriented as encode  # model-orientation one-hot
-from splicescore.core.scorer import AlignedOutputs, RecordContext, RecordPlan, RecordResult, Scorer, Variant
+from splicescore.core.scorer import AlignedOutputs, RecordContext, RecordPlan, RecordResult, Variant
+from splicescore.core.sliding import TX_TSV_COLUMNS, SlidingScorer, gene_id_or_name
 from splicescore.io.annotation import GeneIndex, Transcript
 from splicescore.io.genome import Reference
 from splicescore.models.spliceai.official import CONTEXT, align_alt, delta_scores, input_span0, masked_windows
@@ -51,12 +52,8 @@ TX_INFO_DESCRIPTION = (
     "MP MANE Plus Clinical, C Ensembl canonical, N other. "
     "Format: ALLELE|SYMBOL|TRANSCRIPT|PRIORITY|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL"
 )
-TX_TSV_COLUMNS = ("transcript_id", "transcript_priority")
-
-
-def gene_key(tx: Transcript) -> str:
-    """What groups transcripts into one gene (one ``INFO/SpliceAI`` entry per gene)."""
-    return tx.gene_id or tx.gene
+#: what groups transcripts into one gene (one ``INFO/SpliceAI`` entry per gene)
+gene_key = gene_id_or_name
 
 
 def lookup_fields(y_ref: np.ndarray, y_alt: np.ndarray, cov: int, boundary_offset: int,
@@ -93,42 +90,26 @@ class TranscriptAllele:
     same_as: "TranscriptAllele | None" = None  # a transcript of the same gene with the same windows: its outputs
 
 
-class SpliceAIScorer(Scorer):
+class SpliceAIScorer(SlidingScorer):
     """Plans and finishes SpliceAI scores for VCF records (see module docstring)."""
 
     name = "spliceai"
     info_key = INFO_KEY
-    tsv_columns = TSV_COLUMNS
+    context = CONTEXT
     # SpliceAI 1.3.1's order: genes, then the window read (REF, contig end), then len(REF) > 2D
     record_checks = ("genes", "contig", "ref_mismatch", "contig_end", "ref_too_long", "non_acgt")
 
-    def __init__(
-        self,
-        reference: Reference,
-        genes: GeneIndex,
-        distance: int = 50,
-        mask: bool = False,
-        pad_ends: bool = False,
-        version: str = "",
-        incremental: bool = True,
-        multi: bool = False,
-        transcripts: str = "auto",
-        all_nonzero: bool = False,
-    ):
-        if not 0 <= distance <= 4999:
-            raise ValueError("distance must be in 0..4999")
-        self.multi = multi  # several transcripts per gene: INFO/SpliceAI_TX and the TSV's transcript columns
+    def __init__(self, reference: Reference, genes: GeneIndex, distance: int = 50, mask: bool = False,
+                 pad_ends: bool = False, version: str = "", incremental: bool = True, multi: bool = False,
+                 transcripts: str = "auto", all_nonzero: bool = False):
+        # multi: several transcripts per gene: INFO/SpliceAI_TX and the TSV's transcript columns
+        super().__init__(reference, genes, distance, pad_ends, incremental, multi)
         self.all_nonzero = all_nonzero
         self.tsv_columns = (TX_TSV_COLUMNS if multi else ()) + TSV_COLUMNS + LOOKUP_COLUMNS + (
             NONZERO_COLUMNS if all_nonzero else ())
         if multi:
             self.extra_info = {TX_INFO_KEY: TX_INFO_DESCRIPTION.format(version=version, mode=transcripts)}
-        self.reference = reference
-        self.genes = genes
-        self.distance = distance
         self.mask = mask
-        self.pad_ends = pad_ends
-        self.incremental = incremental
         self.info_description = INFO_DESCRIPTION.format(version=version)
 
     @property
@@ -136,15 +117,6 @@ class SpliceAIScorer(Scorer):
         return 2 * self.distance + 1
 
     # ------------------------------------------------------------------ the model's parts
-    def reach(self) -> int:
-        return CONTEXT // 2 + self.distance  # the window is POS +- (5000 + D)
-
-    def input_length(self) -> int:
-        return CONTEXT + self.cov
-
-    def max_ref(self) -> int:
-        return 2 * self.distance
-
     def genes_at(self, variant: Variant):
         return self.genes.at(variant.chrom, variant.pos1)
 
