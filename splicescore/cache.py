@@ -12,8 +12,9 @@ it (:func:`record_key`):
 * the record (CHROM, POS, REF and the ALTs in order);
 * what the model can read around it (:func:`record_context`): the reference sequence of
   ``[POS - R, POS + len(REF) - 1 + R]`` as fetched (case kept, ``N`` off the contig) with the contig's
-  length, the annotation entries overlapping that span and, for APARENT2 with ``--pas``, the PAS sites
-  in it. ``R`` is the model's reach (:func:`reach`, the scorer's ``reach()``).
+  length, the annotation entries overlapping that span and the model's own annotated sites in it
+  (``Scorer.sites_between``, e.g. APARENT2's ``--pas`` sites). ``R`` is the model's reach
+  (:func:`reach`, from the scorer's ``reach()``).
 
 So a changed FASTA, annotation or option gives a new key (a miss), never a stale score. Floats
 round-trip exactly (JSON writes Python's shortest repr), so a hit writes the same bytes as a fresh
@@ -102,13 +103,12 @@ def record_context(scorer, variant: Variant) -> dict:
     r = reach(scorer, variant)
     lo1, hi1 = variant.pos1 - r, variant.pos1 + len(variant.ref) - 1 + r
     contig = scorer.reference.resolve(variant.chrom)
-    genes = getattr(scorer, "genes", None)
-    pas_sites = getattr(scorer, "pas_sites", None)
+    genes = scorer.genes
     return {
         "sequence": None if contig is None else scorer.reference.fetch(contig, lo1 - 1, hi1),
         "contig_length": None if contig is None else scorer.reference.lengths[contig],
         "annotation": None if genes is None else [_entry(t) for t in genes.overlapping(variant.chrom, lo1, hi1)],
-        "pas_sites": None if pas_sites is None else pas_sites.between(variant.chrom, lo1, hi1),
+        "sites": scorer.sites_between(variant.chrom, lo1, hi1),
     }
 
 

@@ -174,7 +174,7 @@ def run_vcf(cfg: RunConfig, loaded: Loaded | None = None) -> Statistics:
             vin.select(cfg.region, cfg.shard)
         for scorer, _ in built:
             vin.add_info(scorer.info_key, scorer.info_description)
-            for key, description in getattr(scorer, "extra_info", {}).items():
+            for key, description in scorer.extra_info.items():
                 vin.add_info(key, description)
         reasons = "; ".join(f"{k}: {v}" for k, v in SKIP_REASONS.items())
         vin.add_info(SKIP_KEY, f"Alleles splicescore {__version__} did not score, as MODEL|ALLELE|REASON. Reasons: {reasons}")
@@ -332,7 +332,7 @@ def _check_contigs(vin: VcfInput, first_chroms: list[str], reference: Reference,
             vin._name,
         )
     for scorer, _ in built:
-        genes = getattr(scorer, "genes", None)
+        genes = scorer.genes
         if genes is not None and not any(genes.resolve(n) for n in names):
             raise InputError(
                 f"none of the VCF's contigs ({shown}) is in the annotation {genes.source} "

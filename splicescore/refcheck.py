@@ -30,7 +30,7 @@ class RefCheck:
         self.reference = reference
         self.stats = stats
         self.source = source
-        self.gene_indexes = [(sc.name, sc.genes) for sc, _ in built if getattr(sc, "genes", None) is not None]
+        self.gene_indexes = [(sc.name, sc.genes) for sc, _ in built if sc.genes is not None]
         self.first: str | None = None
         self.window_mismatches = 0
         self.warned = False

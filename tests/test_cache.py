@@ -367,7 +367,7 @@ def test_context_covers_what_the_model_reads(shared, weights_home):
             ctx = sc.record_context(scorer, v)
             assert ctx["sequence"] == ref.fetch("chr17", v.pos1 - r - 1, v.pos1 + len(v.ref) - 1 + r)
             assert "BRCA1" in [t["gene"] for t in ctx["annotation"]] and ctx["contig_length"] == 83_257_441
-            assert ctx["pas_sites"] is None
+            assert ctx["sites"] is None
         assert sc.record_context(scorer, Variant("chrUn", 100, "A", ("G",)))["sequence"] is None
 
 

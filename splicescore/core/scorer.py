@@ -166,6 +166,11 @@ class Scorer(ABC):
         attributes (numbers, flags, strings) as it holds them."""
         return {k: v for k, v in sorted(vars(self).items()) if v is None or isinstance(v, (bool, int, float, str))}
 
+    def sites_between(self, chrom: str, lo1: int, hi1: int) -> list | None:
+        """The model's own annotated sites in ``[lo1, hi1]`` that it reads besides the gene
+        annotation (part of the cache key), or ``None`` when it reads none."""
+        return None
+
     def aligned_outputs(self, variant: Variant, plan: RecordPlan, outputs: list) -> list["AlignedOutputs"]:
         """Per-position REF and ALT outputs of every (ALT, gene) of the plan, genome coordinates."""
         raise NotImplementedError(f"{self.name} has no per-position outputs")

@@ -375,6 +375,9 @@ class Aparent2Scorer(SiteWindowScorer):
         return strands, names
 
     # ------------------------------------------------------------------ the model's parts
+    def sites_between(self, chrom: str, lo1: int, hi1: int) -> list | None:
+        return None if self.pas_sites is None else self.pas_sites.between(chrom, lo1, hi1)
+
     def span_margin(self, ref_len: int) -> int:
         return 2 * WINDOW + ref_len
 
