@@ -85,14 +85,15 @@ def plan_job(chunk: list, first_index: int, built, cache=None, refcheck=None) ->
     return job
 
 
-def make_computer(cfg, scorers: list, nets: list, device: torch.device):
+def make_computer(cfg, scorers: list, nets: list, device: torch.device, run_windows=predict):
     """``job -> None``: runs every model's network inputs of a job on ``device`` (a device worker;
     ``nets[k]`` is model ``k``'s network on that device) through the one engine
-    (:class:`splicescore.nn.engine.Engine`), which picks the path per network and device."""
+    (:class:`splicescore.nn.engine.Engine`), which picks the path per network and device.
+    ``run_windows``: what runs plain windows (:func:`splicescore.nn.predict.predict`)."""
     from splicescore.nn.engine import Engine
 
     # the CPU's plain windows are exact fp32 only (reduced precision there: the batched engine's convolutions)
-    run = functools.partial(predict, precision=cfg.precision if device.type != "cpu" else "fp32")
+    run = functools.partial(run_windows, precision=cfg.precision if device.type != "cpu" else "fp32")
     engines = [Engine(getattr(cfg, "engine", "auto"), device, cfg.batch_size, max_positions(cfg, scorer), cfg.precision,
                       run=lambda net, xs, bs, dev, mp: run(net, xs, bs, dev, mp)) for scorer in scorers]
 

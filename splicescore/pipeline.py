@@ -20,11 +20,11 @@ from splicescore import __version__, signals, weights
 from splicescore.io.annotation import load_annotation
 from splicescore.errors import InputError, ResumeMismatch, SpliceScoreError, UsageError, WeightsError
 from splicescore.io.genome import Reference
-from splicescore.nn.predict import PRECISIONS, resolve_device
+from splicescore.nn.predict import PRECISIONS, predict, resolve_device
 from splicescore.core.scorer import SKIP_REASONS
 from splicescore.io.vcfio import TsvOutput, VcfInput, VcfOutput, output_type_for
 from splicescore.chunks import ChunkJob, finish_results, run_chunks
-from splicescore.chunks import make_computer as _computer, plan_job as _plan, split_chunks as _chunks
+from splicescore.chunks import make_computer, plan_job as _plan, split_chunks as _chunks
 from splicescore.refcheck import LOCATION_REASONS, RefCheck
 from splicescore.statistics import Statistics
 
@@ -317,6 +317,11 @@ def _skip_done(stream, done: list, vin: VcfInput) -> None:
                 f"{vin._name}: record {i + 1} differs from the partial output being resumed; "
                 "run without --resume to start again"
             )
+
+
+def _computer(cfg: RunConfig, scorers: list, nets: list, device: torch.device):
+    """:func:`splicescore.chunks.make_computer` with this module's ``predict`` for plain windows."""
+    return make_computer(cfg, scorers, nets, device, predict)
 
 
 def _check_contigs(vin: VcfInput, first_chroms: list[str], reference: Reference, built) -> None:

@@ -31,36 +31,22 @@ import numpy as np
 
 from splicescore.io.annotation import Transcript
 from splicescore.errors import InputError, UsageError
-from splicescore.core.scorer import SKIP_REASONS, AlignedOutputs, Variant, read_and_check
+from splicescore.core.outputs import AlignedOutputs, Track
+from splicescore.core.scorer import SKIP_REASONS, Variant, read_and_check
 
-#: models ``splicescore plot`` draws (sliding-window splicing models)
-PLOT_MODELS = ("spliceai", "pangolin", "sptransformer")
+def _plot_models() -> tuple[str, ...]:
+    from splicescore import models
+
+    return tuple(n for n in models.available() if hasattr(models.get(n), "PLOT_MAX_DISTANCE"))
+
+
+#: models ``splicescore plot`` draws: those whose package declares ``PLOT_MAX_DISTANCE`` (the sliding
+#: splicing models; their scorers give ``aligned_outputs`` and ``plot_tracks``)
+PLOT_MODELS = _plot_models()
 #: figure formats by ``-o`` extension
 FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
 #: skip reasons that are about the input files rather than the variant as written
 _INPUT_REASONS = ("ref_mismatch", "contig_not_in_fasta", "contig_end", "no_gene")
-
-
-@dataclass(frozen=True)
-class Track:
-    """One model output over the plotted positions.
-
-    ``ref``, ``alt`` and ``delta`` are ``(L,)`` arrays over :attr:`GeneTracks.positions1`; ``alt`` is
-    already aligned onto the REF positions. ``kind`` ``"site"``: a splice-site probability (drawn REF
-    vs ALT, and its delta); ``"usage"``: drawn as its delta only (SpTransformer tissue usages).
-    """
-
-    name: str
-    ref: np.ndarray
-    alt: np.ndarray
-    delta: np.ndarray
-    kind: str = "site"
-
-
-def make_track(name: str, ref: np.ndarray, alt: np.ndarray, kind: str = "site") -> Track:
-    """A :class:`Track` with ``delta = alt - ref`` (in the arrays' own dtype, as the scorers subtract)."""
-    ref, alt = np.ascontiguousarray(ref), np.ascontiguousarray(alt)
-    return Track(name, ref, alt, alt - ref, kind)
 
 
 @dataclass(frozen=True)
@@ -131,8 +117,12 @@ def figure_format(path: str) -> str:
 
 
 def check_distance(model: str, distance: int) -> None:
-    """SpTransformer scores POS-100..POS+100 only; the others take SpliceAI's 0..4999."""
-    limit = 100 if model == "sptransformer" else 4999
+    """``-D`` within the model's ``PLOT_MAX_DISTANCE`` (SpTransformer scores POS-100..POS+100 only)."""
+    from splicescore import models
+
+    if model not in PLOT_MODELS:
+        raise _unknown_model(model)
+    limit = models.get(model).PLOT_MAX_DISTANCE
     if not 0 <= distance <= limit:
         raise UsageError(f"-D {distance}: {model} plots positions within {limit} nt of the variant (0..{limit})")
 
@@ -149,44 +139,6 @@ def skip_error(model: str, variant: Variant, reason: str, detail: str = "") -> E
 
 
 # --------------------------------------------------------------------------- tracks from outputs (pure)
-
-
-def spliceai_tracks(aligned: AlignedOutputs, distance: int) -> list[Track]:
-    """Acceptor and donor tracks of SpliceAI, positions POS-D..POS+D, from the scorer's
-    ``(2D + 1, 3)`` aligned outputs (channels neither, acceptor, donor)."""
-    return [make_track(name, aligned.ref[:, ch], aligned.alt_out[:, ch]) for ch, name in ((1, "acceptor"), (2, "donor"))]
-
-
-def pangolin_tracks(aligned: AlignedOutputs, distance: int) -> list[Track]:
-    """Per-tissue P(splice site) tracks of Pangolin, positions POS-d..POS+d+len(REF)-1.
-
-    One per tissue (heart, liver, brain, testis) from the scorer's ``(3 replicates, 4 tissues, L)``
-    aligned outputs: REF and ALT averaged over the replicates; ``delta`` is the official per-tissue
-    mean of ``alt - ref``."""
-    from splicescore.models.pangolin.network import TISSUES
-
-    ref, alt = aligned.ref, aligned.alt_out
-    delta = np.mean(alt - ref, axis=0)
-    ref_mean, alt_mean = ref.mean(axis=0), alt.mean(axis=0)
-    return [Track(name, ref_mean[t], alt_mean[t], delta[t]) for t, name in enumerate(TISSUES)]
-
-
-def sptransformer_tracks(aligned: AlignedOutputs, distance: int) -> list[Track]:
-    """SpTransformer tracks over POS-D..POS+D (``D <= 100``) from the scorer's ``(18, 201)`` aligned
-    outputs: ``acceptor`` and ``donor`` (kind ``site``), then the 15 tissue usages (kind ``usage``),
-    each side's usage zeroed where its max(acceptor, donor) is below 0.09, as the tissue scores use them."""
-    from splicescore.models.sptransformer.official import FLANK, SPLICE_MASK_THRESHOLD, TISSUE_NAMES, splice_probability
-
-    y_ref, y_alt = aligned.ref, aligned.alt_out
-    keep = slice(FLANK - distance, FLANK + distance + 1)
-    out = [make_track(name, y_ref[ch, keep], y_alt[ch, keep]) for ch, name in ((1, "acceptor"), (2, "donor"))]
-    usage = [y[3:] * (splice_probability(y) >= SPLICE_MASK_THRESHOLD)[None, :] for y in (y_ref, y_alt)]
-    out += [make_track(name, usage[0][t, keep], usage[1][t, keep], "usage") for t, name in enumerate(TISSUE_NAMES)]
-    return out
-
-
-#: the tracks drawn from each plotted model's aligned outputs
-TRACKS = {"spliceai": spliceai_tracks, "pangolin": pangolin_tracks, "sptransformer": sptransformer_tracks}
 
 
 def exon_boundaries_in(tx: Transcript, first1: int, last1: int) -> tuple[int, ...]:
@@ -206,9 +158,10 @@ def select_genes(aligned: list[AlignedOutputs], gene: str | None) -> list[Aligne
     return chosen
 
 
-def gene_tracks(model: str, variant: Variant, aligned: AlignedOutputs, distance: int) -> GeneTracks:
+def gene_tracks(scorer, variant: Variant, aligned: AlignedOutputs, distance: int) -> GeneTracks:
     """Tracks of one gene from the scorer's aligned outputs of the allele in it."""
-    tracks = TRACKS[model](aligned, distance)
+    tracks = scorer.plot_tracks(aligned, distance)
+    model = scorer.name
     positions = variant.pos1 - distance + np.arange(len(tracks[0].ref), dtype=np.int64)
     tx = aligned.transcript
     return GeneTracks(
@@ -308,17 +261,19 @@ def tracks_from(scorer, net, variant: Variant, model: str, distance: int, gene: 
                 ) -> list[GeneTracks]:
     """:func:`variant_tracks` with the model's scorer (built for ``distance``) and network already
     loaded (:class:`splicescore.api.Session` keeps them); the variant was checked (:func:`check_variant`)."""
+    from splicescore.nn import predict
     from splicescore.nn.engine import Engine
 
     plan = scorer.plan(variant)
     for _, reason in plan.skips:
         detail = f" (annotation {scorer.genes.source})" if reason == "no_gene" else ""
         raise skip_error(model, variant, reason, detail)
-    outputs = Engine("windows", device)(net, plan.inputs) if plan.inputs else []
+    engine = Engine("windows", device, run=lambda net, xs, bs, dev, mp: predict.predict(net, xs, device=dev))
+    outputs = engine(net, plan.inputs) if plan.inputs else []
     aligned = scorer.aligned_outputs(variant, plan, outputs)
     if not aligned:  # SpliceAI: REF and ALT both longer than 1 nt
         raise skip_error(model, variant, "complex_allele")
-    return [gene_tracks(model, variant, a, distance) for a in select_genes(aligned, gene)]
+    return [gene_tracks(scorer, variant, a, distance) for a in select_genes(aligned, gene)]
 
 
 

@@ -171,9 +171,15 @@ class Scorer(ABC):
         annotation (part of the cache key), or ``None`` when it reads none."""
         return None
 
-    def aligned_outputs(self, variant: Variant, plan: RecordPlan, outputs: list) -> list["AlignedOutputs"]:
-        """Per-position REF and ALT outputs of every (ALT, gene) of the plan, genome coordinates."""
+    def aligned_outputs(self, variant: Variant, plan: RecordPlan, outputs: list) -> list:
+        """Per-position REF and ALT outputs of every (ALT, gene) of the plan, genome coordinates
+        (:class:`~splicescore.core.outputs.AlignedOutputs`, in the order of the INFO entries)."""
         raise NotImplementedError(f"{self.name} has no per-position outputs")
+
+    def plot_tracks(self, aligned, distance: int) -> list:
+        """The :class:`~splicescore.core.outputs.Track` list ``splicescore plot`` draws for one
+        :class:`~splicescore.core.outputs.AlignedOutputs`, positions POS-D onwards."""
+        raise NotImplementedError(f"{self.name} has no per-position tracks")
 
     # ------------------------------------------------------------------ the template
     def plan(self, variant: Variant, shared: bool = False) -> RecordPlan:
@@ -252,22 +258,6 @@ class SiteWindowScorer(Scorer):
     def reference_span(self, variant: Variant, alts: list[str]) -> tuple[int, int]:
         margin = self.span_margin(len(variant.ref))
         return variant.pos1 - margin, variant.pos1 + len(variant.ref) - 1 + margin
-
-
-@dataclass(frozen=True)
-class AlignedOutputs:
-    """One ALT's REF and ALT outputs in one gene, aligned on the REF positions (genomic orientation).
-
-    ``ref`` and ``alt`` have the same shape; their position axis (:attr:`axis`) runs over
-    ``first1 .. first1 + n - 1``."""
-
-    alt: str
-    transcript: Any
-    strand: str
-    first1: int
-    ref: np.ndarray
-    alt_out: np.ndarray
-    axis: int = -1
 
 
 def scorable_alts(variant: Variant, plan: RecordPlan, check=None) -> list[str]:

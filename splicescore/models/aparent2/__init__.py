@@ -66,7 +66,8 @@ def cache_settings(options) -> dict:
 
 def make_scorer(cfg, reference, annotation):
     from splicescore import __version__
-    from splicescore.models.aparent2.scorer import Aparent2Scorer, load_pas_sites
+    from splicescore.models.aparent2.pas_sites import load_pas_sites
+    from splicescore.models.aparent2.scorer import Aparent2Scorer
 
     pas = cfg.options_for("aparent2")["pas"]
     if pas:

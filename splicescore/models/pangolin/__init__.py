@@ -101,6 +101,10 @@ def download(workdir: Path, log: Callable[[str], None], base_url: str | None = N
 OPTIONS = {"pangolin_mask": True, "pangolin_cutoff": None}
 
 
+#: ``splicescore plot`` draws this model's per-position outputs up to this -D (as -D)
+PLOT_MAX_DISTANCE = 4999
+
+
 def make_scorer(cfg, reference, annotation):
     from splicescore.io.annotation import is_multi
     from splicescore.models.pangolin.scorer import PangolinScorer

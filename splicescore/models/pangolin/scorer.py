@@ -41,7 +41,8 @@ import numpy as np
 
 
 from splicescore.core.encoding import one_hot_oriented as encode  # model-orientation one-hot
-from splicescore.core.scorer import AlignedOutputs, RecordContext, RecordPlan, RecordResult, Variant
+from splicescore.core.outputs import AlignedOutputs, Track
+from splicescore.core.scorer import RecordContext, RecordPlan, RecordResult, Variant
 from splicescore.core.sliding import TX_TSV_COLUMNS, SlidingScorer, gene_id_or_name
 from splicescore.io.annotation import GeneIndex, Transcript
 from splicescore.io.genome import Reference
@@ -243,6 +244,16 @@ class PangolinScorer(SlidingScorer):
                 out += [AlignedOutputs(alt, tx, unit.strand, variant.pos1 - self.distance, ref, alt_out)
                         for tx in unit.genes]
         return out
+
+    def plot_tracks(self, aligned: AlignedOutputs, distance: int) -> list[Track]:
+        """P(splice site) per tissue (heart, liver, brain, testis), positions POS-d..POS+d+len(REF)-1:
+        REF and ALT averaged over the replicates; ``delta`` the official per-tissue mean of ``alt - ref``."""
+        from splicescore.models.pangolin.network import TISSUES
+
+        ref, alt = aligned.ref, aligned.alt_out
+        delta = np.mean(alt - ref, axis=0)
+        ref_mean, alt_mean = ref.mean(axis=0), alt.mean(axis=0)
+        return [Track(name, ref_mean[t], alt_mean[t], delta[t]) for t, name in enumerate(TISSUES)]
 
     def finish(self, variant: Variant, plan: RecordPlan, outputs: list[np.ndarray]) -> RecordResult:
         """``outputs[i]`` is ``(3 replicates, 4 tissues, L_i - 10000)`` for ``plan.inputs[i]``

@@ -61,6 +61,10 @@ def download(workdir: Path, log: Callable[[str], None]) -> list[Path]:
 OPTIONS = {"all_nonzero": False}  # TSV: every position with |delta| >= 0.01 as pos:delta lists
 
 
+#: ``splicescore plot`` draws this model's per-position outputs up to this -D (as -D)
+PLOT_MAX_DISTANCE = 4999
+
+
 def make_scorer(cfg, reference, annotation):
     from splicescore import __version__
     from splicescore.models.spliceai.scorer import SpliceAIScorer

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from splicescore.core.encoding import one_hot_oriented as encode  # model-orientation one-hot
-from splicescore.core.scorer import AlignedOutputs, RecordContext, RecordPlan, RecordResult, Variant
+from splicescore.core.outputs import AlignedOutputs, Track, make_track
+from splicescore.core.scorer import RecordContext, RecordPlan, RecordResult, Variant
 from splicescore.core.sliding import TX_TSV_COLUMNS, SlidingScorer, gene_id_or_name
 from splicescore.io.annotation import GeneIndex, Transcript
 from splicescore.io.genome import Reference
@@ -244,6 +245,10 @@ class SpliceAIScorer(SlidingScorer):
             y_ref, y_alt = self._aligned(variant, unit, outputs)
             out.append(AlignedOutputs(unit.alt, unit.tx, unit.tx.strand, variant.pos1 - self.distance, y_ref, y_alt, 0))
         return out
+
+    def plot_tracks(self, aligned: AlignedOutputs, distance: int) -> list[Track]:
+        """Acceptor and donor, positions POS-D..POS+D."""
+        return [make_track(name, aligned.ref[:, ch], aligned.alt_out[:, ch]) for ch, name in ((1, "acceptor"), (2, "donor"))]
 
     def finish(self, variant: Variant, plan: RecordPlan, outputs: list[np.ndarray]) -> RecordResult:
         """``outputs[i]`` is the mean probability ``(3, L_i - 10000)`` for input ``i`` (of ``plan.inputs``,

@@ -58,6 +58,10 @@ def build_network() -> torch.nn.Module:
 OPTIONS = {"sptransformer_flags": False}
 
 
+#: ``splicescore plot`` draws this model's per-position outputs up to this -D (its scores cover POS-100..POS+100)
+PLOT_MAX_DISTANCE = 100
+
+
 def make_scorer(cfg, reference, annotation):
     from splicescore import __version__
     from splicescore.models.sptransformer.scorer import SpTransformerScorer

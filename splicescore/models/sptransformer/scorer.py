@@ -66,7 +66,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from splicescore.core.encoding import one_hot_oriented as encode  # model-orientation one-hot
-from splicescore.core.scorer import AlignedOutputs, RecordContext, RecordPlan, RecordResult, Scorer, Variant
+from splicescore.core.outputs import AlignedOutputs, Track, make_track
+from splicescore.core.scorer import RecordContext, RecordPlan, RecordResult, Scorer, Variant
 from splicescore.io.annotation import GeneIndex, Transcript
 from splicescore.io.genome import Reference
 from splicescore.models.spliceai.official import align_alt
@@ -78,6 +79,7 @@ from splicescore.models.sptransformer.official import (
     VARIANT_INDEX,
     WINDOW_LENGTH,
     format_score,
+    splice_probability,
     strand_scores,
     tissue_flags,
 )
@@ -268,6 +270,17 @@ class SpTransformerScorer(Scorer):
                                *align_outputs(outputs[u.ref_input], outputs[u.alt_input], u.tx.strand,
                                               len(variant.ref), len(u.alt)))
                 for u in plan.state]
+
+    def plot_tracks(self, aligned: AlignedOutputs, distance: int) -> list[Track]:
+        """Over POS-D..POS+D (``D <= 100``): ``acceptor`` and ``donor`` (kind ``site``), then the 15 tissue
+        usages (kind ``usage``), each side's usage zeroed where its max(acceptor, donor) is below 0.09,
+        as the tissue scores use them."""
+        y_ref, y_alt = aligned.ref, aligned.alt_out
+        keep = slice(FLANK - distance, FLANK + distance + 1)
+        out = [make_track(name, y_ref[ch, keep], y_alt[ch, keep]) for ch, name in ((1, "acceptor"), (2, "donor"))]
+        usage = [y[3:] * (splice_probability(y) >= SPLICE_MASK_THRESHOLD)[None, :] for y in (y_ref, y_alt)]
+        out += [make_track(name, usage[0][t, keep], usage[1][t, keep], "usage") for t, name in enumerate(TISSUE_NAMES)]
+        return out
 
     def finish(self, variant: Variant, plan: RecordPlan, outputs: list[np.ndarray]) -> RecordResult:
         """``outputs[i]`` is the network output ``(18, L_i - 8000)`` for ``plan.inputs[i]``."""
