@@ -355,7 +355,11 @@ def test_context_covers_what_the_model_reads(shared, weights_home):
 
     for name in models.NAMES:  # every model's scorer declares its reach (Scorer.reach is abstract)
         importlib.import_module(f"splicescore.models.{name}.scorer")
-    assert {c.name for c in Scorer.__subclasses__() if not c.__abstractmethods__} >= set(models.NAMES)
+    classes, todo = [], [Scorer]
+    while todo:
+        todo += todo[0].__subclasses__()
+        classes.append(todo.pop(0))
+    assert {c.name for c in classes if not c.__abstractmethods__} >= set(models.NAMES)
     with Reference(shared / FASTA) as ref:
         genes = load_spliceai_table(shared / "data/annotation/spliceai_grch38.txt")
         for d in (0, 50, 4999):
