@@ -39,9 +39,16 @@ from splicescore.core.scorer import Variant
 
 __all__ = ["Session", "VariantResult", "Score", "Skip", "Results", "VariantError", "parse_variant"]
 
-#: the per-call options that change a model's scorer (each set builds its scorers once; networks are shared)
-SCORER_OPTIONS = ("distance", "mask", "pad_ends", "pangolin_mask", "pangolin_cutoff", "pas", "hal_ref_psi",
-                  "sptransformer_flags")
+#: the per-call run options that change a model's scorer (each set builds its scorers once; networks are
+#: shared); the models' own options (:mod:`splicescore.model_options`) are per-call options too
+RUN_SCORER_OPTIONS = ("distance", "mask", "pad_ends")
+
+
+def _model_option_defaults() -> dict:
+    """``{option: default}`` of every model's own options (flat: the names are unique)."""
+    from splicescore.model_options import declared
+
+    return {name: default for options in declared().values() for name, default in options.items()}
 
 
 class Session:
@@ -89,15 +96,18 @@ class Session:
         if isinstance(models, str):
             models = [m for m in models.split(",")]
         names = tuple(dict.fromkeys(m.strip().lower() for m in models if m.strip()))
+        from splicescore.model_options import split_options
+
+        model_flat = {k: options.pop(k) for k in list(options) if k in _model_option_defaults()}
         unknown = set(options) - {f.name for f in dataclasses.fields(pipeline.RunConfig)}
-        if unknown or {"input", "output", "reference", "models"} & set(options):
+        if unknown or {"input", "output", "reference", "models", "model_options"} & set(options):
             raise TypeError(f"Session() got unexpected option(s): {', '.join(sorted(unknown or options))}")
         _check_distance(distance)
         self.config = pipeline.RunConfig(
             input="-", output="-", reference=str(reference), annotation=str(annotation), models=names,
             distance=distance, mask=bool(mask), device=device,
             weights_home=Path(weights_home) if weights_home else None, cache=str(cache) if cache else None,
-            **options)
+            model_options=split_options(model_flat), **options)
         self.models = names
         self._lock = threading.RLock()
         self._pipeline = pipeline
@@ -140,23 +150,32 @@ class Session:
     # ---------------------------------------------------------------- options
     @staticmethod
     def _options_key(cfg) -> tuple:
-        return tuple(getattr(cfg, name) for name in SCORER_OPTIONS)
+        from splicescore.model_options import declared
+
+        models = tuple((m, tuple(sorted(cfg.options_for(m).items()))) for m in declared())
+        return tuple(getattr(cfg, name) for name in RUN_SCORER_OPTIONS) + (models,)
 
     def _config(self, distance=None, mask=None, **options):
         """The session's RunConfig with this call's options."""
-        bad = set(options) - set(SCORER_OPTIONS)
+        from splicescore.model_options import split_options
+
+        defaults = _model_option_defaults()
+        known = RUN_SCORER_OPTIONS + tuple(defaults)
+        bad = set(options) - set(known)
         if bad:
-            raise TypeError(f"unknown option(s): {', '.join(sorted(bad))} (known: {', '.join(SCORER_OPTIONS)})")
+            raise TypeError(f"unknown option(s): {', '.join(sorted(bad))} (known: {', '.join(known)})")
         changes = {k: v for k, v in options.items() if v is not None}
-        for flag in ("pad_ends", "pangolin_mask", "sptransformer_flags"):  # 1 and True: one cache key
-            if flag in changes:
-                changes[flag] = bool(changes[flag])
+        for flag in [k for k in changes if k == "pad_ends" or isinstance(defaults.get(k), bool)]:
+            changes[flag] = bool(changes[flag])  # 1 and True: one cache key
         if distance is not None:
             _check_distance(distance)
             changes["distance"] = int(distance)
         if mask is not None:
             changes["mask"] = bool(mask)
-        return dataclasses.replace(self.config, **changes)
+        model_options = {m: dict(o) for m, o in self.config.model_options.items()}
+        for model, values in split_options({k: changes.pop(k) for k in list(changes) if k in defaults}).items():
+            model_options.setdefault(model, {}).update(values)
+        return dataclasses.replace(self.config, model_options=model_options, **changes)
 
     def _models(self, models) -> tuple[str, ...]:
         if models is None:

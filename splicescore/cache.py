@@ -8,12 +8,13 @@ it (:func:`record_key`):
   splicescore version;
 * the run's scoring settings (:func:`scoring_settings`: ``-D``, ``-M``, ``--pad-ends``,
   ``--transcripts``, the model options, the sha256 of the ``--pas`` file, the device type) and the
-  scorer's own plain attributes;
+  scorer's ``options()``;
 * the record (CHROM, POS, REF and the ALTs in order);
 * what the model can read around it (:func:`record_context`): the reference sequence of
   ``[POS - R, POS + len(REF) - 1 + R]`` as fetched (case kept, ``N`` off the contig) with the contig's
-  length, the annotation entries overlapping that span and, for APARENT2 with ``--pas``, the PAS sites
-  in it. ``R`` is the model's reach (:data:`REACH`, :func:`reach`).
+  length, the annotation entries overlapping that span and the model's own annotated sites in it
+  (``Scorer.sites_between``, e.g. APARENT2's ``--pas`` sites). ``R`` is the model's reach
+  (:func:`reach`, from the scorer's ``reach()``).
 
 So a changed FASTA, annotation or option gives a new key (a miss), never a stale score. Floats
 round-trip exactly (JSON writes Python's shortest repr), so a hit writes the same bytes as a fresh
@@ -37,13 +38,9 @@ import torch
 
 from splicescore import __version__
 from splicescore.errors import InputError, OutputError, WeightsError
-from splicescore.models.hal.network import WINDOW as HAL_WINDOW
-from splicescore.models.aparent2.scorer import WINDOW as APARENT2_WINDOW
 from splicescore.core.scorer import RecordResult, Variant
-from splicescore.models.pangolin.official import CONTEXT as PANGOLIN_CONTEXT
-from splicescore.models.spliceai.scorer import CONTEXT as SPLICEAI_CONTEXT
-from splicescore.models.sptransformer.official import VARIANT_INDEX as SPTRANSFORMER_LEFT
-from splicescore.weights import read_manifest, sha256_file
+from splicescore.model_options import cache_settings
+from splicescore.weights import read_manifest
 
 #: layout of the cache file; a file of another version is refused (use another file or delete it)
 SCHEMA = 1
@@ -51,30 +48,11 @@ APPLICATION = "splicescore score cache"
 #: seconds a run waits for another run that holds the file's lock
 BUSY_TIMEOUT = 120.0
 
-#: Reach of each model beyond the record's REF bases, as a function of its scorer: how far from the
-#: variant it reads sequence, genes or PAS sites. :func:`reach` adds ``len(REF)`` and the longest ALT
-#: to it, which covers what indels pull in (generous on purpose: a wider span only costs hits).
-#:
-#: * SpliceAI, Pangolin: half the 10,000-nt context plus ``-D`` (the window is POS ± (5000 + D)).
-#: * SpTransformer: 4,100 nt on each side of POS (8,201-nt window), insertions start earlier.
-#: * APARENT2: every 205-nt PAS window containing the variant, plus room for a deletion (2 x 205).
-#: * HAL: every 160-nt donor window containing the variant, plus room for a deletion (2 x 160).
-REACH = {
-    "spliceai": lambda scorer: SPLICEAI_CONTEXT // 2 + scorer.distance,
-    "pangolin": lambda scorer: PANGOLIN_CONTEXT // 2 + scorer.distance,
-    "sptransformer": lambda scorer: SPTRANSFORMER_LEFT,
-    "aparent2": lambda scorer: 2 * APARENT2_WINDOW,
-    "hal": lambda scorer: 2 * HAL_WINDOW,
-}
-
-
 def reach(scorer, variant: Variant) -> int:
-    """nt on each side of the REF bases of ``variant`` that the key's sequence and annotation cover."""
-    try:
-        base = REACH[scorer.name]
-    except KeyError:
-        raise KeyError(f"no cache reach for model {scorer.name!r}: add it to splicescore.cache.REACH") from None
-    return base(scorer) + len(variant.ref) + max((len(a) for a in variant.alts), default=0)
+    """nt on each side of the REF bases of ``variant`` that the key's sequence and annotation cover:
+    the model's own :meth:`~splicescore.core.scorer.Scorer.reach` plus ``len(REF)`` and the longest
+    ALT, which covers what indels pull in (generous on purpose: a wider span only costs hits)."""
+    return scorer.reach() + len(variant.ref) + max((len(a) for a in variant.alts), default=0)
 
 
 def scoring_settings(cfg, device_type: str) -> dict:
@@ -86,14 +64,10 @@ def scoring_settings(cfg, device_type: str) -> dict:
         "pad_ends": cfg.pad_ends,
         "transcripts": cfg.transcripts,
         "transcript_types": list(cfg.transcript_types) if cfg.transcript_types else None,
-        "all_nonzero": cfg.all_nonzero,
         # what a stored result holds: 2 = SpliceAI TSV rows with the SpliceAI-lookup columns
         "result_format": 2,
-        "pangolin_mask": cfg.pangolin_mask,
-        "pangolin_cutoff": cfg.pangolin_cutoff,
-        "hal_ref_psi": cfg.hal_ref_psi,
-        "sptransformer_flags": cfg.sptransformer_flags,
-        "pas_sha256": sha256_file(cfg.pas) if cfg.pas else None,
+        # every model's own options (splicescore.model_options), e.g. pangolin_mask, pas_sha256
+        **cache_settings(cfg.model_options),
         # GPU batches round differently from the CPU's single windows (README, "Reproducible bytes")
         "device": device_type,
         "precision": cfg.precision,
@@ -129,19 +103,13 @@ def record_context(scorer, variant: Variant) -> dict:
     r = reach(scorer, variant)
     lo1, hi1 = variant.pos1 - r, variant.pos1 + len(variant.ref) - 1 + r
     contig = scorer.reference.resolve(variant.chrom)
-    genes = getattr(scorer, "genes", None)
-    pas_sites = getattr(scorer, "pas_sites", None)
+    genes = scorer.genes
     return {
         "sequence": None if contig is None else scorer.reference.fetch(contig, lo1 - 1, hi1),
         "contig_length": None if contig is None else scorer.reference.lengths[contig],
         "annotation": None if genes is None else [_entry(t) for t in genes.overlapping(variant.chrom, lo1, hi1)],
-        "pas_sites": None if pas_sites is None else pas_sites.between(variant.chrom, lo1, hi1),
+        "sites": scorer.sites_between(variant.chrom, lo1, hi1),
     }
-
-
-def scorer_options(scorer) -> dict:
-    """The scorer's plain attributes (numbers, flags, strings): its options as it holds them."""
-    return {k: v for k, v in sorted(vars(scorer).items()) if v is None or isinstance(v, (bool, int, float, str))}
 
 
 def record_key(model: str, weights_sha256: str, settings: dict, variant: Variant, context: dict) -> str:
@@ -153,7 +121,7 @@ def record_key(model: str, weights_sha256: str, settings: dict, variant: Variant
     weights_sha256 : str
         Checksum of the converted weights (``tensors_sha256`` of the manifest).
     settings : dict
-        :func:`scoring_settings` plus :func:`scorer_options`.
+        :func:`scoring_settings` plus the scorer's ``options()``.
     variant : Variant
         Its ``index`` (the record number) is not part of the key.
     context : dict
@@ -252,7 +220,7 @@ class ScoreCache:
             if not checksum:
                 raise WeightsError(f"{name}: the weight manifest has no checksum; re-import the weights")
             self._weights[name] = checksum
-        settings = {**self.settings, "scorer": scorer_options(scorer)}
+        settings = {**self.settings, "scorer": scorer.options()}
         return record_key(name, self._weights[name], settings, variant, record_context(scorer, variant))
 
     def get(self, key: str) -> RecordResult | None:

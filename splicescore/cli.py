@@ -9,25 +9,14 @@ import logging
 import os
 import sys
 import traceback
-from pathlib import Path
 
 import click
 
 from splicescore import __version__
 from splicescore.errors import SpliceScoreError
+from splicescore.messages import NOTICE, notice
 
 log = logging.getLogger("splicescore")
-
-#: The default level of stderr messages: run summaries and what `weights` commands did. ``-v`` adds
-#: INFO (per-chunk timing and cache hits), ``-vv`` DEBUG; ``-q`` keeps errors only.
-NOTICE = 25
-logging.addLevelName(NOTICE, "NOTICE")
-
-
-def notice(message: str) -> None:
-    """Log ``message`` at the default level (:data:`NOTICE`)."""
-    log.log(NOTICE, message)
-
 
 EXAMPLES_VCF = """
 \b
@@ -145,6 +134,7 @@ def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, 
     keep the partial output and exit with 128 + the signal (130, 143, 129); a second signal stops
     at once. Exit codes: 0 ok, 1 internal error, 2 usage, 3 input file, 4 weights, 5 output.
     """
+    from splicescore.model_options import split_options
     from splicescore.pipeline import RunConfig, run_vcf
 
     cfg = RunConfig(
@@ -155,9 +145,10 @@ def vcf_cmd(input_, output, reference, annotation, models, distance, mask, tsv, 
         threads=threads, tsv=tsv,
         output_type=output_type, pad_ends=pad_ends, transcripts=transcripts, resume=resume,
         transcript_types=tuple(t.strip() for t in transcript_types.split(",") if t.strip()) if transcript_types else None,
-        all_nonzero=all_nonzero,
-        pangolin_mask=bool(pangolin_mask), pangolin_cutoff=pangolin_cutoff, pas=pas, hal_ref_psi=hal_ref_psi,
-        sptransformer_flags=sptransformer_flags, region=region, shard=_parse_shard(shard), write_index=write_index,
+        model_options=split_options(dict(
+            all_nonzero=all_nonzero, pangolin_mask=bool(pangolin_mask), pangolin_cutoff=pangolin_cutoff, pas=pas,
+            hal_ref_psi=hal_ref_psi, sptransformer_flags=sptransformer_flags)),
+        region=region, shard=_parse_shard(shard), write_index=write_index,
         cache=cache, engine=engine, progress=_progress_printer() if sys.stderr.isatty() and log.isEnabledFor(NOTICE) else None,
     )
     stats = run_vcf(cfg)
@@ -229,11 +220,11 @@ def plot_cmd(variant, reference, annotation, model, distance, output, gene, devi
     for sptransformer also the deltas of its 15 tissue usages. Annotated exon boundaries are
     dotted lines, the variant is shaded. Indels are aligned onto the REF positions as the scorers do.
     """
-    from splicescore.plot import check_distance, compute_tracks, draw_figure, figure_format, parse_variant, summary
+    from splicescore.plot import check_distance, draw_figure, figure_format, parse_variant, summary, variant_tracks
 
     figure_format(output)
     check_distance(model, distance)
-    genes = compute_tracks(parse_variant(variant), model, reference, annotation, distance, gene, device)
+    genes = variant_tracks(parse_variant(variant), model, reference, annotation, distance, gene, device)
     draw_figure(genes, output)
     for gt in genes:
         notice(f"splicescore: {summary(gt)}")
@@ -329,116 +320,14 @@ def progress_line(records: int, seconds: float, total: int | None = None, resume
     return f"splicescore: {records}/{total} records, {rate:.1f} records/s, ETA {eta}"
 
 
-@cli.group("annotation")
-def annotation_cmd() -> None:
-    """Compiled GTF/GFF3 annotation indexes (loaded in a second instead of parsing the GTF)."""
+def _add_install_commands() -> None:
+    from splicescore.cli_install import annotation_cmd, weights_cmd
+
+    cli.add_command(annotation_cmd)
+    cli.add_command(weights_cmd)
 
 
-@annotation_cmd.command("build", epilog="""
-\b
-Examples:
-  splicescore annotation build gencode.v44.annotation.gtf.gz
-  splicescore annotation build gencode.v44.annotation.gtf.gz -o /shared/gencode.v44.ssidx.npz
-  splicescore vcf -i in.vcf.gz -r GRCh38.fa -a /shared/gencode.v44.ssidx.npz -o out.vcf.gz
-""")
-@click.argument("gtf", type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
-              help="Write the index here (give it to -a) [default: the cache folder, where -a GTF finds it].")
-def annotation_build_cmd(gtf, output):
-    """Parse GTF (or GFF3, plain or gzipped) once into a compiled index.
-
-    The index holds every transcript with its exons, tags and type (numpy arrays, no code), its format
-    version and the GTF's sha256. `-a GTF` builds it into the cache on first use anyway; this command is
-    for a read-only cache or a folder shared by a cluster.
-    """
-    import time
-
-    from splicescore.io import gtfindex
-
-    started = time.perf_counter()
-    path = gtfindex.build(gtf, output)
-    notice(f"splicescore: {gtf}: index {path} built in {time.perf_counter() - started:.1f} s")
-
-
-@cli.group("weights", epilog="""
-\b
-Examples:
-  splicescore weights fetch spliceai
-  splicescore weights import pangolin Pangolin/pangolin/models/
-  splicescore weights list
-""")
-def weights_cmd():
-    """Install and list model weights (converted once into the local cache)."""
-
-
-@weights_cmd.command("fetch", epilog="""
-\b
-Example:
-  splicescore weights fetch spliceai     # the spliceai==1.3.1 wheel from PyPI, checked and converted once
-""")
-@click.argument("model")
-def weights_fetch(model):
-    """Download the official weights and convert them (SpliceAI: the spliceai==1.3.1 wheel from PyPI)."""
-    from splicescore import weights
-
-    path = weights.fetch_weights(model, log=notice)
-    notice(f"splicescore: {model} weights installed in {path}")
-
-
-@weights_cmd.command("import", epilog="""
-\b
-Examples:
-  splicescore weights import spliceai spliceai-1.3.1-py2.py3-none-any.whl
-  splicescore weights import aparent2 aparent_all_libs_resnet_no_clinvar_wt_ep_5_var_batch_size_inference_mode_no_drop.h5
-  splicescore weights import hal HAL_mer_scores.npz
-  splicescore weights import sptransformer SpTransformer_pytorch.ckpt
-""")
-@click.argument("model")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--unverified", is_flag=True,
-              help="Also accept files in the official format that are not the published ones (test or "
-                   "self-trained weights): taken by file name, or as the model's single file. Marked "
-                   "unverified in the cache.")
-def weights_import(model, paths, unverified):
-    """Convert local copies of the official files (files, folders or the wheel).
-
-    \b
-    spliceai: spliceai1.h5 ... spliceai5.h5 (+ grch37.txt, grch38.txt for -a grch37/grch38),
-              or the spliceai-1.3.1 wheel itself. Files are recognised by their sha256.
-    pangolin: final.{1,2,3}.{0,2,4,6}.3.v2 (12 files, pangolin/models/ of github.com/tkzeng/Pangolin),
-              or a folder holding them.
-    sptransformer: SpTransformer_pytorch.ckpt (Google Drive link in the official README).
-    """
-    from splicescore import weights
-
-    path = weights.import_weights(model, [Path(p) for p in paths], unverified=unverified)
-    if (weights.read_manifest(model) or {}).get("verified") is False:
-        log.warning(f"splicescore: warning: {model} weights installed from files that are NOT the published "
-                    "ones (sha256 differs); scores will not be the official model's")
-    notice(f"splicescore: {model} weights installed in {path}")
-
-
-@weights_cmd.command("list", epilog="""
-\b
-Example:
-  SPLICESCORE_HOME=/shared/splicescore splicescore weights list
-""")
-def weights_list():
-    """Show the models and whether their weights are installed."""
-    from splicescore import weights
-
-    click.echo(f"cache: {weights.home()}")
-    from splicescore import models
-
-    for name in models.available():
-        spec = models.get(name).spec
-        manifest = weights.read_manifest(name)
-        state = "installed" if weights.is_installed(name) else "not installed"
-        if manifest and manifest.get("verified") is False and weights.is_installed(name):
-            state = "installed (unverified: not the published files)"
-        click.echo(f"{name}\t{state}\t{spec.licence}")
-        if manifest:
-            click.echo(f"\tsource: {manifest.get('source')}\n\tconverted by: {manifest.get('converted_by')}")
+_add_install_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

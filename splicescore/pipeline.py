@@ -7,13 +7,10 @@ model cannot score get ``SPLICESCORE_SKIP=model|ALT|reason`` entries.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import threading
 import time
-from collections import Counter, deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,11 +20,15 @@ from splicescore import __version__, signals, weights
 from splicescore.io.annotation import load_annotation
 from splicescore.errors import InputError, ResumeMismatch, SpliceScoreError, UsageError, WeightsError
 from splicescore.io.genome import Reference
-from splicescore.nn.predict import PRECISIONS, clear_stop, predict, request_stop, resolve_device
-from splicescore.core.scorer import SKIP_REASONS, Variant
+from splicescore.nn.predict import PRECISIONS, predict, resolve_device
+from splicescore.core.scorer import SKIP_REASONS
 from splicescore.io.tsv_output import TsvOutput
 from splicescore.io.vcf_input import VcfInput
 from splicescore.io.vcf_output import VcfOutput, output_type_for
+from splicescore.chunks import ChunkJob, finish_results, run_chunks
+from splicescore.chunks import make_computer, plan_job as _plan, split_chunks as _chunks
+from splicescore.refcheck import LOCATION_REASONS, RefCheck
+from splicescore.statistics import Statistics
 
 log = logging.getLogger("splicescore")
 
@@ -52,62 +53,25 @@ class RunConfig:
     pad_ends: bool = False
     transcripts: str = "auto"
     transcript_types: tuple[str, ...] | None = None  # --transcript-types (default for `all`: protein_coding, lncRNA)
-    all_nonzero: bool = False  # TSV: every position with |delta| >= 0.01 as pos:delta lists (SpliceAI)
     resume: bool = False
     region: str | None = None
     shard: tuple[int, int] | None = None  # (i, n), 1-based
     write_index: bool = False
     progress: object = None  # callable(records_done, seconds, total or None, resumed) for a progress display
-    # model-specific options (Pangolin: cutoff, mask; APARENT2: PAS sites; HAL: reference PSI)
-    pangolin_mask: bool = True
-    pangolin_cutoff: float | None = None
-    pas: str | None = None
-    hal_ref_psi: float | None = None
-    sptransformer_flags: bool = False  # SpTransformer: Y/N tissue flags instead of tissue scores in INFO
+    #: each model's own options, ``{model: {option: value}}``, as its package declares them (``OPTIONS``;
+    #: :mod:`splicescore.model_options`); a missing one has the model's default
+    model_options: dict = field(default_factory=dict)
     weights_home: Path | None = None
     devices: tuple[str, ...] | None = None  # one worker per device (overrides ``device``)
     precision: str = "fp32"  # GPU autocast: fp32 (exact), bf16 or fp16
     cache: str | None = None  # score cache file (splicescore.cache): records scored before are not scored again
     engine: str = "auto"  # SpliceAI/Pangolin compute path (splicescore.nn.engine): auto, batched, windows
 
+    def options_for(self, model: str):
+        """``model``'s options: its declared defaults with this run's values."""
+        from splicescore.model_options import merged
 
-@dataclass
-class Statistics:
-    """What a run did (returned by :func:`run_vcf`, summarised on stderr by the CLI)."""
-
-    records: int = 0
-    resumed: int = 0  # records copied from a partial output (--resume), not scored again
-    alleles: int = 0
-    scored: Counter = field(default_factory=Counter)  # model -> ALTs scored
-    skipped: Counter = field(default_factory=Counter)  # (model, reason) -> ALTs
-    windows: int = 0
-    seconds: float = 0.0
-    cache: str | None = None  # the score cache file, when one was used
-    cache_hits: int = 0  # model x record results taken from the cache ...
-    cache_misses: int = 0  # ... and computed (then stored)
-    ref_checked: int = 0  # records whose REF was compared with the FASTA (contig found)
-    ref_mismatches: int = 0  # ... and differed from it (counted apart from the skip reasons)
-    warnings: list = field(default_factory=list)  # run-level warnings, repeated in the summary
-
-    def summary(self) -> str:
-        lines = [f"splicescore: {self.records} records, {self.alleles} ALT alleles in {self.seconds:.1f} s"]
-        if self.resumed:
-            lines.append(f"  {self.resumed} records resumed from the partial output")
-        for model, n in sorted(self.scored.items()):
-            lines.append(f"  {model}: {n} ALTs scored")
-        for (model, reason), n in sorted(self.skipped.items()):
-            lines.append(f"  {model}: {n} ALTs not scored: {reason}")
-        if self.cache:
-            lines.append(f"  cache: {self.cache_hits} hits, {self.cache_misses} new ({self.cache})")
-        if self.ref_mismatches:
-            lines.append(f"  REF differs from the FASTA in {self.ref_mismatches} of {self.ref_checked} records checked")
-        lines += [f"  warning: {w}" for w in self.warnings]
-        return "\n".join(lines)
-
-
-def _variant(rec, index: int) -> Variant:
-    alts = tuple(a for a in rec.ALT if a not in (".", ""))
-    return Variant(rec.CHROM, rec.POS, rec.REF, alts, index)
+        return merged(self.model_options, model)
 
 
 class _Annotation:
@@ -212,7 +176,7 @@ def run_vcf(cfg: RunConfig, loaded: Loaded | None = None) -> Statistics:
             vin.select(cfg.region, cfg.shard)
         for scorer, _ in built:
             vin.add_info(scorer.info_key, scorer.info_description)
-            for key, description in getattr(scorer, "extra_info", {}).items():
+            for key, description in scorer.extra_info.items():
                 vin.add_info(key, description)
         reasons = "; ".join(f"{k}: {v}" for k, v in SKIP_REASONS.items())
         vin.add_info(SKIP_KEY, f"Alleles splicescore {__version__} did not score, as MODEL|ALLELE|REASON. Reasons: {reasons}")
@@ -291,7 +255,7 @@ def _write_all(cfg: RunConfig, vin: VcfInput, first: list, records, built, compu
 
         total = _background_count(vin) if cfg.progress else {}
 
-        def written(job: _Job) -> None:
+        def written(job: ChunkJob) -> None:
             _finish(job, built, vout, tsv, stats, cache)
             with signals.deferred():  # the chunk goes on disk whole: TSV rows first, then the records
                 if tsv:
@@ -340,17 +304,6 @@ def _background_count(vin: VcfInput) -> dict:
     return out
 
 
-def _chunks(stream, size: int):
-    chunk: list = []
-    for rec in stream:
-        chunk.append(rec)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def _chain(first: list, rest):
     yield from first
     yield from rest
@@ -368,6 +321,11 @@ def _skip_done(stream, done: list, vin: VcfInput) -> None:
             )
 
 
+def _computer(cfg: RunConfig, scorers: list, nets: list, device: torch.device):
+    """:func:`splicescore.chunks.make_computer` with this module's ``predict`` for plain windows."""
+    return make_computer(cfg, scorers, nets, device, predict)
+
+
 def _check_contigs(vin: VcfInput, first_chroms: list[str], reference: Reference, built) -> None:
     """Stop before scoring when no contig of the VCF exists in the FASTA or in the annotation."""
     names = list(vin.reader.seqnames or []) or list(dict.fromkeys(first_chroms))
@@ -381,7 +339,7 @@ def _check_contigs(vin: VcfInput, first_chroms: list[str], reference: Reference,
             vin._name,
         )
     for scorer, _ in built:
-        genes = getattr(scorer, "genes", None)
+        genes = scorer.genes
         if genes is not None and not any(genes.resolve(n) for n in names):
             raise InputError(
                 f"none of the VCF's contigs ({shown}) is in the annotation {genes.source} "
@@ -390,106 +348,7 @@ def _check_contigs(vin: VcfInput, first_chroms: list[str], reference: Reference,
             )
 
 
-def _max_positions(cfg: RunConfig) -> int:
-    """Input positions per forward pass: what ``batch_size`` SpliceAI windows at this D would take."""
-    return cfg.batch_size * (10_000 + 2 * cfg.distance + 1)
-
-
-@dataclass
-class _ModelWork:
-    """One model's share of a chunk: cache keys and stored results, the records left to score, their
-    plans and network inputs, and (once computed) the outputs."""
-
-    keys: list
-    stored: list
-    todo: list
-    plans: list
-    inputs: list
-    outputs: list | None = None
-
-
-@dataclass
-class _Job:
-    """A chunk of records on its way: planned (main thread), computed (a device worker), then
-    finished and written in input order (main thread)."""
-
-    chunk: list
-    variants: list
-    work: list  # _ModelWork per model, in ``built`` order
-    started: float = 0.0
-    ref_mismatch: list | None = None  # per record: ref_mismatch, contig_not_in_fasta or None (RefCheck)
-
-
-def _plan(chunk: list, first_index: int, built, cache=None, refcheck=None) -> _Job:
-    """REF check, cache lookups and plans of every model for one chunk (reads the reference; main thread)."""
-    job = _Job(chunk, [_variant(rec, first_index + i) for i, rec in enumerate(chunk)], [], time.perf_counter())
-    if refcheck is not None:
-        job.ref_mismatch = refcheck(job.variants)
-    for scorer, _ in built:
-        keys = [cache.key(scorer, v) for v in job.variants] if cache else [None] * len(chunk)
-        stored = [cache.get(k) for k in keys] if cache else [None] * len(chunk)
-        todo = [v for v, r in zip(job.variants, stored) if r is None]
-        if hasattr(scorer, "plan_chunk"):  # plans share inputs across records (reference tracks)
-            inputs, plans = scorer.plan_chunk(todo)
-        else:
-            plans = [scorer.plan(v) for v in todo]
-            inputs = [x for p in plans for x in p.inputs]
-        job.work.append(_ModelWork(keys, stored, todo, plans, inputs))
-    return job
-
-
-def _computer(cfg: RunConfig, scorers: list, nets: list, device: torch.device):
-    """``job -> None``: runs every model's network inputs of a job on ``device`` (a device worker;
-    ``nets[k]`` is model ``k``'s network on that device) through the one engine
-    (:class:`splicescore.nn.engine.Engine`), which picks the path per network and device."""
-    from splicescore.nn.engine import Engine
-
-    # the CPU's plain windows are exact fp32 only (reduced precision there: the batched engine's convolutions)
-    run = functools.partial(predict, precision=cfg.precision if device.type != "cpu" else "fp32")
-    engine = Engine(getattr(cfg, "engine", "auto"), device, cfg.batch_size, _max_positions(cfg), cfg.precision,
-                    run=lambda net, xs, bs, dev, mp: run(net, xs, bs, dev, mp))
-
-    def compute(job: _Job) -> None:
-        for net, w in zip(nets, job.work):
-            w.outputs = engine(net, w.inputs)
-
-    return compute
-
-
-def run_chunks(chunks, first_index: int, plan, computers: list, written) -> None:
-    """Plan, compute and write chunks in input order with one worker per device.
-
-    ``plan(chunk, first_index) -> job`` and ``written(job)`` run in the calling thread (they read
-    the reference and write the output); ``computers[k](job)`` in device ``k``'s worker, chunk
-    ``i`` on device ``i % len(computers)``. Up to one chunk per device is computed while the next
-    one is planned, so window preparation overlaps the device's work; output order never changes.
-    """
-    workers = [ThreadPoolExecutor(1, thread_name_prefix=f"splicescore-device{k}") for k in range(len(computers))]
-    pending: deque = deque()
-    clear_stop()
-    try:
-        for i, chunk in enumerate(chunks):
-            job = plan(chunk, first_index)
-            first_index += len(chunk)
-            pending.append((job, workers[i % len(workers)].submit(computers[i % len(workers)], job)))
-            while len(pending) > len(workers):
-                job, done = pending.popleft()
-                done.result()
-                written(job)
-        while pending:
-            job, done = pending.popleft()
-            done.result()
-            written(job)
-    except BaseException:
-        request_stop()  # Ctrl-C or an error: the device workers stop at their next window or job
-        raise
-    finally:
-        for w in workers:
-            w.shutdown(wait=True, cancel_futures=True)
-        clear_stop()
-
-
-def _finish(job: _Job, built, vout: VcfOutput, tsv, stats: Statistics, cache=None) -> None:
+def _finish(job: ChunkJob, built, vout: VcfOutput, tsv, stats: Statistics, cache=None) -> None:
     """Finish every model's results for one computed chunk, write its records, store new results."""
     per_model, fresh = finish_results(job, built, stats, cache)
     _write_records(job, per_model, vout, tsv, stats)
@@ -502,34 +361,7 @@ def _finish(job: _Job, built, vout: VcfOutput, tsv, stats: Statistics, cache=Non
              f"{time.perf_counter() - job.started:.2f} s{hits}")
 
 
-def finish_results(job: _Job, built, stats: Statistics, cache=None) -> tuple[list, list]:
-    """Every model's :class:`~splicescore.core.scorer.RecordResult` for the records of one computed
-    chunk: ``([(scorer, results in record order)] per model, [(cache key, result)] computed here)``.
-    Writes nothing (:func:`_finish` writes the records; :mod:`splicescore.api` returns them)."""
-    per_model = []
-    fresh = []  # (key, result) of the results computed here, for the cache
-    for (scorer, _), w in zip(built, job.work):
-        if hasattr(scorer, "plan_chunk"):
-            computed = [scorer.finish(v, p, w.outputs) for v, p in zip(w.todo, w.plans)]
-        else:
-            computed, k = [], 0
-            for v, p in zip(w.todo, w.plans):
-                computed.append(scorer.finish(v, p, w.outputs[k : k + len(p.inputs)]))
-                k += len(p.inputs)
-        stats.windows += len(w.inputs)
-        new = iter(computed)
-        results = [r if r is not None else next(new) for r in w.stored]
-        if cache:
-            fresh += [(key, r) for key, r, old in zip(w.keys, results, w.stored) if old is None]
-            stats.cache_hits += len(job.variants) - len(w.todo)
-            stats.cache_misses += len(w.todo)
-            log.debug(f"splicescore: {scorer.name}: {len(job.variants) - len(w.todo)} cached, {len(w.todo)} scored "
-                      f"({len(w.inputs)} windows)")
-        per_model.append((scorer, results))
-    return per_model, fresh
-
-
-def _write_records(job: _Job, per_model, vout: VcfOutput, tsv, stats: Statistics) -> None:
+def _write_records(job: ChunkJob, per_model, vout: VcfOutput, tsv, stats: Statistics) -> None:
     for i, rec in enumerate(job.chunk):
         v = job.variants[i]
         stats.records += 1
@@ -558,95 +390,3 @@ def _write_records(job: _Job, per_model, vout: VcfOutput, tsv, stats: Statistics
         vout.write(rec)
 
 
-#: Skip reasons about where a variant lies; a record whose REF differs from the FASTA gets
-#: ``ref_mismatch`` instead, one whose contig is not in the FASTA ``contig_not_in_fasta`` (its position
-#: is probably not what the VCF meant).
-LOCATION_REASONS = ("no_gene", "no_pas", "no_donor")
-
-
-class RefCheck:
-    """REF against the FASTA for every record, before any model's checks (one place, cheap: the
-    reference is read in large cached regions). Mismatches are counted apart from the skip reasons;
-    when they are more than a small fraction (>= MIN_MISMATCHES of the first WINDOW records checked,
-    or, in a run that checks fewer, >= 10 % and at least 2), one warning names the fraction, the first
-    mismatching record and the likely cause. :meth:`finish` also warns when no record's contig is in
-    the FASTA or in the annotation."""
-
-    WINDOW = 200
-    MIN_MISMATCHES = 20
-
-    def __init__(self, reference: Reference, stats: Statistics, built=(), source: str = "input"):
-        self.reference = reference
-        self.stats = stats
-        self.source = source
-        self.gene_indexes = [(sc.name, sc.genes) for sc, _ in built if getattr(sc, "genes", None) is not None]
-        self.first: str | None = None
-        self.window_mismatches = 0
-        self.warned = False
-        self.records = 0
-        self.in_fasta = 0
-        self.in_annotation = {name: 0 for name, _ in self.gene_indexes}
-        self.contigs: dict[str, None] = {}
-
-    def __call__(self, variants) -> list[str | None]:
-        out = []
-        for v in variants:
-            self.records += 1
-            if len(self.contigs) < 5:
-                self.contigs.setdefault(v.chrom)
-            for name, genes in self.gene_indexes:
-                if genes.resolve(v.chrom):
-                    self.in_annotation[name] += 1
-            contig = self.reference.resolve(v.chrom)
-            if contig is None or not v.ref:
-                out.append("contig_not_in_fasta" if contig is None else None)
-                continue
-            self.in_fasta += 1
-            seq = self.reference.fetch(contig, v.pos1 - 1, v.pos1 - 1 + len(v.ref))
-            bad = seq.upper() != v.ref.upper()
-            out.append("ref_mismatch" if bad else None)
-            self.stats.ref_checked += 1
-            if bad:
-                self.stats.ref_mismatches += 1
-                if self.first is None:
-                    self.first = (f"record {v.index + 1} ({v.chrom}:{v.pos1} REF {_short(v.ref)}, "
-                                  f"FASTA {_short(seq)})")
-            if self.stats.ref_checked <= self.WINDOW:
-                self.window_mismatches += bad
-                if self.window_mismatches >= self.MIN_MISMATCHES:
-                    self._warn()
-        return out
-
-    def _warn(self) -> None:
-        if self.warned:
-            return
-        self.warned = True
-        n, checked = self.window_mismatches, min(self.stats.ref_checked, self.WINDOW)
-        msg = (f"REF differs from the FASTA {self.reference.path} in {n} of the first {checked} records checked "
-               f"({100 * n / checked:.0f} %), first at {self.first} in {self.source}: the VCF and the FASTA are "
-               "probably different builds or contig namings")
-        log.warning(f"splicescore: warning: {msg}")
-        self.stats.warnings.append(msg)
-
-    def finish(self) -> None:
-        checked = self.stats.ref_checked
-        if not self.warned and 0 < checked < self.WINDOW and self.window_mismatches >= max(2, checked / 10):
-            self._warn()
-        if not self.records:
-            return
-        shown = ", ".join(self.contigs)
-        problems = []
-        if not self.in_fasta:
-            problems.append(f"no record's contig ({shown}) is in the FASTA {self.reference.path} "
-                            f"(which has {', '.join(list(self.reference.lengths)[:5])}...)")
-        for name, genes in self.gene_indexes:
-            if self.in_fasta and not self.in_annotation[name]:
-                problems.append(f"no record's contig ({shown}) is in the annotation {genes.source}")
-        for msg in dict.fromkeys(problems):
-            msg += ": the VCF, the FASTA and the annotation probably use different builds or contig namings"
-            log.warning(f"splicescore: warning: {msg}")
-            self.stats.warnings.append(msg)
-
-
-def _short(seq: str, n: int = 12) -> str:
-    return seq if len(seq) <= n else seq[:n] + "..."

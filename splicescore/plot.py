@@ -1,10 +1,10 @@
 """``splicescore plot``: one variant's per-position REF and ALT outputs, their deltas, the exon boundaries.
 
-Tracks come from the very windows the VCF scorers build: :func:`compute_tracks` asks the model's scorer
-for its plan (``scorer.plan``: windows, strand handling, skip reasons), runs those windows through
-:func:`splicescore.nn.predict.predict` and hands the outputs to the pure track functions
-(:func:`spliceai_tracks`, :func:`pangolin_tracks`, :func:`sptransformer_tracks`), which orient and
-align them exactly as the scorers do before scoring. So the extreme of a plotted delta is the score
+Tracks come from the very windows the VCF scorers build: :func:`variant_tracks` asks the model's scorer
+for its plan (``scorer.plan``: windows, strand handling, skip reasons), runs those windows through the
+engine (:class:`splicescore.nn.engine.Engine`, plain windows) and takes the scorer's
+``aligned_outputs`` (REF and ALT outputs oriented and aligned on the REF positions exactly as it scores
+them); the track functions only pick channels. So the extreme of a plotted delta is the score
 ``splicescore vcf`` writes for the allele:
 
 * SpliceAI: ``max(Δacceptor) = DS_AG``, ``-min(Δacceptor) = DS_AL`` (donor likewise), positions
@@ -18,52 +18,35 @@ align them exactly as the scorers do before scoring. So the extreme of a plotted
   POS-100..POS+100, so ``D <= 100``; with ``D = 100`` ``max|Δ max(acceptor, donor)|`` is its SCORE
   and ``max|Δ usage|`` its tissue scores.
 
-Indels are aligned onto the REF positions the way each scorer does (deleted positions get ALT 0, an
-insertion's positions their maximum). Everything is in genomic orientation (minus-strand genes were
-reverse-complemented for the network and flipped back). :func:`draw_figure` writes the figure.
+Indels are aligned onto the REF positions by the scorers (deleted positions get ALT 0, an insertion's
+positions their maximum). Everything is in genomic orientation. :mod:`splicescore.figure` draws the figure.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from splicescore.io.annotation import Transcript
-from splicescore.errors import InputError, OutputError, UsageError
+from splicescore.errors import InputError, UsageError
+from splicescore.core.outputs import AlignedOutputs, Track
 from splicescore.core.scorer import SKIP_REASONS, Variant, read_and_check
 
-#: models ``splicescore plot`` draws (sliding-window splicing models)
-PLOT_MODELS = ("spliceai", "pangolin", "sptransformer")
+def _plot_models() -> tuple[str, ...]:
+    from splicescore import models
+
+    return tuple(n for n in models.available() if hasattr(models.get(n), "PLOT_MAX_DISTANCE"))
+
+
+#: models ``splicescore plot`` draws: those whose package declares ``PLOT_MAX_DISTANCE`` (the sliding
+#: splicing models; their scorers give ``aligned_outputs`` and ``plot_tracks``)
+PLOT_MODELS = _plot_models()
 #: figure formats by ``-o`` extension
 FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
 #: skip reasons that are about the input files rather than the variant as written
 _INPUT_REASONS = ("ref_mismatch", "contig_not_in_fasta", "contig_end", "no_gene")
-
-
-@dataclass(frozen=True)
-class Track:
-    """One model output over the plotted positions.
-
-    ``ref``, ``alt`` and ``delta`` are ``(L,)`` arrays over :attr:`GeneTracks.positions1`; ``alt`` is
-    already aligned onto the REF positions. ``kind`` ``"site"``: a splice-site probability (drawn REF
-    vs ALT, and its delta); ``"usage"``: drawn as its delta only (SpTransformer tissue usages).
-    """
-
-    name: str
-    ref: np.ndarray
-    alt: np.ndarray
-    delta: np.ndarray
-    kind: str = "site"
-
-
-def make_track(name: str, ref: np.ndarray, alt: np.ndarray, kind: str = "site") -> Track:
-    """A :class:`Track` with ``delta = alt - ref`` (in the arrays' own dtype, as the scorers subtract)."""
-    ref, alt = np.ascontiguousarray(ref), np.ascontiguousarray(alt)
-    return Track(name, ref, alt, alt - ref, kind)
 
 
 @dataclass(frozen=True)
@@ -134,8 +117,12 @@ def figure_format(path: str) -> str:
 
 
 def check_distance(model: str, distance: int) -> None:
-    """SpTransformer scores POS-100..POS+100 only; the others take SpliceAI's 0..4999."""
-    limit = 100 if model == "sptransformer" else 4999
+    """``-D`` within the model's ``PLOT_MAX_DISTANCE`` (SpTransformer scores POS-100..POS+100 only)."""
+    from splicescore import models
+
+    if model not in PLOT_MODELS:
+        raise _unknown_model(model)
+    limit = models.get(model).PLOT_MAX_DISTANCE
     if not 0 <= distance <= limit:
         raise UsageError(f"-D {distance}: {model} plots positions within {limit} nt of the variant (0..{limit})")
 
@@ -154,151 +141,33 @@ def skip_error(model: str, variant: Variant, reason: str, detail: str = "") -> E
 # --------------------------------------------------------------------------- tracks from outputs (pure)
 
 
-def spliceai_tracks(ref_out: np.ndarray, alt_out: np.ndarray, strand: str, ref_len: int, alt_len: int,
-                    distance: int) -> list[Track]:
-    """Acceptor and donor tracks of SpliceAI, positions POS-D..POS+D.
-
-    Parameters
-    ----------
-    ref_out : np.ndarray
-        ``(3, 2D + 1)`` mean softmax of the REF window (model orientation; channels neither,
-        acceptor, donor).
-    alt_out : np.ndarray
-        ``(3, 2D + 1 - ref_len + alt_len)`` for the ALT window.
-    strand : str
-        The gene's strand (``-``: outputs are reversed back to genomic order).
-    ref_len, alt_len : int
-    distance : int
-
-    Returns
-    -------
-    list of Track
-        ``acceptor``, ``donor``, each ``(2D + 1,)`` float32.
-    """
-    from splicescore.models.spliceai.scorer import align_alt
-
-    genomic = [np.asarray(y).T[::-1] if strand == "-" else np.asarray(y).T for y in (ref_out, alt_out)]
-    y_alt = align_alt(genomic[1], ref_len, alt_len, 2 * distance + 1)
-    return [make_track(name, genomic[0][:, ch], y_alt[:, ch]) for ch, name in ((1, "acceptor"), (2, "donor"))]
-
-
-def pangolin_tracks(ref_out: np.ndarray, alt_out: np.ndarray, strand: str, distance: int) -> list[Track]:
-    """Per-tissue P(splice site) tracks of Pangolin, positions POS-d..POS+d+len(REF)-1.
-
-    Parameters
-    ----------
-    ref_out, alt_out : np.ndarray
-        ``(3 replicates, 4 tissues, L)`` network outputs in model orientation
-        (``L = 2d + len(REF)`` resp. ``2d + len(ALT)``).
-    strand : str
-    distance : int
-        Pangolin's ``d``.
-
-    Returns
-    -------
-    list of Track
-        One per tissue (heart, liver, brain, testis), ``(2d + len(REF),)``: REF and aligned ALT
-        averaged over the replicates; ``delta`` is the official per-tissue mean of ``alt - ref``
-        (:func:`~splicescore.models.pangolin.official.per_tissue_delta`).
-    """
-    from splicescore.models.pangolin.network import TISSUES
-    from splicescore.models.pangolin import official as ps
-
-    ref, alt = ps.to_genomic(np.asarray(ref_out), strand), ps.to_genomic(np.asarray(alt_out), strand)
-    delta = ps.per_tissue_delta(ref, alt, distance)
-    alt_mean = ps.align_alt_to_ref(alt, ref.shape[-1], distance).mean(axis=0)
-    ref_mean = ref.mean(axis=0)
-    return [Track(name, ref_mean[t], alt_mean[t], delta[t]) for t, name in enumerate(TISSUES)]
-
-
-def sptransformer_tracks(ref_out: np.ndarray, alt_out: np.ndarray, strand: str, ref_len: int, alt_len: int,
-                         distance: int) -> list[Track]:
-    """SpTransformer tracks over POS-D..POS+D (``D <= 100``).
-
-    Parameters
-    ----------
-    ref_out, alt_out : np.ndarray
-        ``(18, T)`` network outputs in model orientation for the scorer's REF and ALT windows.
-    strand : str
-    ref_len, alt_len : int
-    distance : int
-
-    Returns
-    -------
-    list of Track
-        ``acceptor`` and ``donor`` (kind ``site``), then the 15 tissue usages (kind ``usage``), each
-        side's usage zeroed where its max(acceptor, donor) is below 0.09, as the tissue scores use them.
-    """
-    from splicescore.models.sptransformer.scorer import FLANK, aligned_outputs
-    from splicescore.models.sptransformer.official import SPLICE_MASK_THRESHOLD, TISSUE_NAMES, splice_probability
-
-    y_ref, y_alt = aligned_outputs(np.asarray(ref_out), np.asarray(alt_out), strand, ref_len, alt_len)
-    keep = slice(FLANK - distance, FLANK + distance + 1)
-    out = [make_track(name, y_ref[ch, keep], y_alt[ch, keep]) for ch, name in ((1, "acceptor"), (2, "donor"))]
-    usage = [y[3:] * (splice_probability(y) >= SPLICE_MASK_THRESHOLD)[None, :] for y in (y_ref, y_alt)]
-    out += [make_track(name, usage[0][t, keep], usage[1][t, keep], "usage") for t, name in enumerate(TISSUE_NAMES)]
-    return out
-
-
 def exon_boundaries_in(tx: Transcript, first1: int, last1: int) -> tuple[int, ...]:
     """The transcript's exon starts and ends (1-based) within ``[first1, last1]``, ascending."""
     b = tx.exon_boundaries1
     return tuple(int(x) for x in b[(b >= first1) & (b <= last1)])
 
 
-@dataclass(frozen=True)
-class _Job:
-    """One gene to plot: its transcript and the plan's REF and ALT input indices."""
-
-    tx: Transcript
-    ref_input: int
-    alt_input: int
-
-
-def plan_jobs(model: str, variant: Variant, state) -> list[_Job]:
-    """The genes of a scorer's plan (``plan.state`` of :meth:`scorer.plan` for one ALT), in the order
-    the scorer writes them."""
-    if model == "pangolin":
-        _, strands = state
-        alt = variant.alts[0]
-        return [_Job(tx, unit.ref_input, unit.alt_inputs[alt]) for unit in strands for tx in unit.genes]
-    jobs = []
-    for unit in state:
-        if unit.alt_input is None:  # SpliceAI: REF and ALT both longer than 1 nt
-            raise skip_error(model, variant, "complex_allele")
-        jobs.append(_Job(unit.tx, unit.ref_input, unit.alt_input))
-    return jobs
-
-
-def select_genes(jobs: list[_Job], gene: str | None) -> list[_Job]:
-    """``jobs`` of the gene named ``gene`` (its symbol or gene_id), or all of them for ``None``."""
+def select_genes(aligned: list[AlignedOutputs], gene: str | None) -> list[AlignedOutputs]:
+    """The aligned outputs of the gene named ``gene`` (its symbol or gene_id), or all of them for ``None``."""
     if gene is None:
-        return jobs
-    chosen = [j for j in jobs if gene in (j.tx.gene, j.tx.gene_id)]
+        return aligned
+    chosen = [a for a in aligned if gene in (a.transcript.gene, a.transcript.gene_id)]
     if not chosen:
-        names = ", ".join(dict.fromkeys(j.tx.gene for j in jobs))
+        names = ", ".join(dict.fromkeys(a.transcript.gene for a in aligned))
         raise UsageError(f"--gene {gene}: not a gene at the variant (genes there: {names})")
     return chosen
 
 
-def gene_tracks(model: str, variant: Variant, job: _Job, outputs: dict[int, np.ndarray],
-                distance: int) -> GeneTracks:
-    """Tracks of one gene from the network outputs of its plan inputs (``outputs[input index]``)."""
-    ref_out, alt_out = outputs[job.ref_input], outputs[job.alt_input]
-    ref, alt, strand = variant.ref, variant.alts[0], job.tx.strand
-    if model == "spliceai":
-        tracks = spliceai_tracks(ref_out, alt_out, strand, len(ref), len(alt), distance)
-    elif model == "pangolin":
-        tracks = pangolin_tracks(ref_out, alt_out, strand, distance)
-    elif model == "sptransformer":
-        tracks = sptransformer_tracks(ref_out, alt_out, strand, len(ref), len(alt), distance)
-    else:
-        raise _unknown_model(model)
+def gene_tracks(scorer, variant: Variant, aligned: AlignedOutputs, distance: int) -> GeneTracks:
+    """Tracks of one gene from the scorer's aligned outputs of the allele in it."""
+    tracks = scorer.plot_tracks(aligned, distance)
+    model = scorer.name
     positions = variant.pos1 - distance + np.arange(len(tracks[0].ref), dtype=np.int64)
+    tx = aligned.transcript
     return GeneTracks(
-        model=model, chrom=variant.chrom, pos1=variant.pos1, ref=ref, alt=alt, gene=job.tx.gene,
-        strand=strand, positions1=positions, tracks=tuple(tracks),
-        boundaries1=exon_boundaries_in(job.tx, int(positions[0]), int(positions[-1])),
+        model=model, chrom=variant.chrom, pos1=variant.pos1, ref=variant.ref, alt=aligned.alt, gene=tx.gene,
+        strand=aligned.strand, positions1=positions, tracks=tuple(tracks),
+        boundaries1=exon_boundaries_in(tx, int(positions[0]), int(positions[-1])),
     )
 
 
@@ -321,7 +190,7 @@ def summary(gt: GeneTracks) -> str:
 # --------------------------------------------------------------------------- reading, network (I/O)
 
 
-def compute_tracks(variant: Variant, model: str, reference: str, annotation: str = "grch38", distance: int = 50,
+def variant_tracks(variant: Variant, model: str, reference: str, annotation: str = "grch38", distance: int = 50,
                    gene: str | None = None, device: str = "auto", weights_home: Path | None = None
                    ) -> list[GeneTracks]:
     """Per-position tracks of ``variant`` (one ALT) for every gene the model's scorer scores it in.
@@ -390,146 +259,34 @@ def check_variant(ref, variant: Variant, model: str) -> None:
 
 def tracks_from(scorer, net, variant: Variant, model: str, distance: int, gene: str | None, device
                 ) -> list[GeneTracks]:
-    """:func:`compute_tracks` with the model's scorer (built for ``distance``) and network already
+    """:func:`variant_tracks` with the model's scorer (built for ``distance``) and network already
     loaded (:class:`splicescore.api.Session` keeps them); the variant was checked (:func:`check_variant`)."""
-    from splicescore.nn.predict import predict
+    from splicescore.nn import predict
+    from splicescore.nn.engine import Engine
 
     plan = scorer.plan(variant)
     for _, reason in plan.skips:
         detail = f" (annotation {scorer.genes.source})" if reason == "no_gene" else ""
         raise skip_error(model, variant, reason, detail)
-    jobs = select_genes(plan_jobs(model, variant, plan.state), gene)
-    wanted = sorted({i for j in jobs for i in (j.ref_input, j.alt_input)})
-    outputs = dict(zip(wanted, predict(net, [plan.inputs[i] for i in wanted], device=device)))
-    return [gene_tracks(model, variant, j, outputs, distance) for j in jobs]
+    engine = Engine("windows", device, run=lambda net, xs, bs, dev, mp: predict.predict(net, xs, device=dev))
+    outputs = engine(net, plan.inputs) if plan.inputs else []
+    aligned = scorer.aligned_outputs(variant, plan, outputs)
+    if not aligned:  # SpliceAI: REF and ALT both longer than 1 nt
+        raise skip_error(model, variant, "complex_allele")
+    return [gene_tracks(scorer, variant, a, distance) for a in select_genes(aligned, gene)]
 
 
-# --------------------------------------------------------------------------- figure
 
 
-_REF_STYLE = dict(color="0.25", lw=1.2, label="REF")
-_ALT_STYLE = dict(color="tab:red", lw=1.2, label="ALT")
-#: delta line colours (no grey or red: those are REF and ALT)
-_DELTA_COLOURS = ("tab:blue", "tab:green", "tab:purple", "tab:brown", "tab:olive", "tab:cyan", "tab:pink",
-                  "tab:orange")
+def draw_figure(genes, path: str, dpi: int = 150) -> None:
+    """:func:`splicescore.figure.draw_figure` (matplotlib is imported only when drawing)."""
+    from splicescore import figure
+
+    figure.draw_figure(genes, path, dpi)
 
 
-#: smallest half-height of a delta panel, so that noise of 1e-6 is not drawn as a change
-_MIN_DELTA_SPAN = 0.1
+def figure_bytes(genes, fmt: str = "svg", dpi: int = 150) -> bytes:
+    """:func:`splicescore.figure.figure_bytes`."""
+    from splicescore import figure
 
-
-def _delta_limits(ax, tracks: Sequence[Track]) -> None:
-    span = max([_MIN_DELTA_SPAN] + [float(np.abs(t.delta).max()) * 1.1 for t in tracks])
-    ax.set_ylim(-span, span)
-
-
-def _panel_rows(gt: GeneTracks) -> int:
-    return len(gt.site_tracks()) + 1 + (1 if gt.usage_tracks() else 0)
-
-
-def _mark(ax, gt: GeneTracks, legend: bool) -> None:
-    """Exon boundaries (dotted) and the REF span of the variant (shaded) on one panel."""
-    for i, b in enumerate(gt.boundaries1):
-        ax.axvline(b, color="tab:blue", ls=":", lw=1, label="exon boundary" if legend and i == 0 else None)
-    ax.axvspan(gt.pos1 - 0.5, gt.pos1 + len(gt.ref) - 0.5, color="tab:orange", alpha=0.25,
-               label="variant" if legend else None)
-
-
-def _draw_gene(fig, grid, column: int, gt: GeneTracks) -> None:
-    axes = []
-    x = gt.positions1
-    for row, t in enumerate(gt.site_tracks()):
-        ax = fig.add_subplot(grid[row, column], sharex=axes[0] if axes else None)
-        ax.plot(x, t.ref, **_REF_STYLE)
-        ax.plot(x, t.alt, **_ALT_STYLE)
-        ax.set_ylim(-0.03, 1.03)
-        ax.set_ylabel(f"P({t.name})" if gt.model != "pangolin" else f"P(splice)\n{t.name}", fontsize=8)
-        axes.append(ax)
-    ax = fig.add_subplot(grid[len(axes), column], sharex=axes[0])
-    ax.axhline(0, color="0.6", lw=0.8)
-    for t, colour in zip(gt.site_tracks(), _DELTA_COLOURS):
-        hi, hi_at, lo, lo_at = extremes(gt, t)
-        ax.plot(x, t.delta, lw=1.2, color=colour, label=f"{t.name}: max {hi:+.2f} at {hi_at:+d}, min {lo:+.2f} at {lo_at:+d}")
-    _delta_limits(ax, gt.site_tracks())
-    ax.set_ylabel("Δ (ALT − REF)", fontsize=8)
-    ax.legend(fontsize=6, loc="lower left", frameon=False)
-    axes.append(ax)
-    if gt.usage_tracks():
-        ax = fig.add_subplot(grid[len(axes), column], sharex=axes[0])
-        ax.axhline(0, color="0.6", lw=0.8)
-        for t in gt.usage_tracks():
-            ax.plot(x, t.delta, lw=0.9, label=t.name)
-        _delta_limits(ax, gt.usage_tracks())
-        ax.set_ylabel("Δ tissue usage\n(splice P ≥ 0.09)", fontsize=8)
-        ax.legend(fontsize=5, ncol=3, loc="lower left", frameon=False)
-        axes.append(ax)
-    for i, ax in enumerate(axes):
-        _mark(ax, gt, legend=i == 0)
-        ax.tick_params(labelsize=7)
-        ax.ticklabel_format(axis="x", useOffset=False, style="plain")
-        if i < len(axes) - 1:
-            ax.tick_params(labelbottom=False)
-    axes[0].legend(fontsize=6, loc="upper left", ncol=4, frameon=False)
-    direction = "5'→3' left to right" if gt.strand == "+" else "5'→3' right to left"
-    axes[0].set_title(f"{gt.gene} ({gt.strand} strand, {direction})", fontsize=9)
-    axes[-1].set_xlabel(f"{gt.chrom} position (1-based)", fontsize=8)
-    axes[-1].set_xlim(x[0] - 0.5, x[-1] + 0.5)
-
-
-def draw_figure(genes: Sequence[GeneTracks], path: str, dpi: int = 150) -> None:
-    """Write one figure: a column per gene, a REF-vs-ALT panel per site track, a delta panel (and, for
-    SpTransformer, a tissue-usage delta panel), exon boundaries and the variant marked on each.
-
-    Parameters
-    ----------
-    genes : sequence of GeneTracks
-        At least one; all of one variant and model.
-    path : str
-        ``.png``, ``.pdf`` or ``.svg`` (:func:`figure_format`). Written through a temporary file in
-        the same folder, so a failure leaves no partial figure.
-
-    Raises
-    ------
-    UsageError
-        Unknown extension; OutputError: the file cannot be written.
-    """
-    fmt = figure_format(path)
-    fig = _figure(genes)
-    tmp = f"{path}.partial"
-    try:
-        fig.savefig(tmp, format=fmt, dpi=dpi)
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise OutputError(f"{path}: cannot write the figure ({exc.strerror or exc})") from exc
-
-
-def _figure(genes: Sequence[GeneTracks]):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    if not genes:
-        raise UsageError("nothing to plot")
-    rows = max(_panel_rows(g) for g in genes)
-    fig = Figure(figsize=(6.5 * len(genes), 1.7 * rows + 0.9), layout="constrained")
-    FigureCanvasAgg(fig)
-    grid = fig.add_gridspec(rows, len(genes))
-    for column, gt in enumerate(genes):
-        _draw_gene(fig, grid, column, gt)
-    first = genes[0]
-    fig.suptitle(f"{first.model}  {first.label}", fontsize=10)
-    return fig
-
-
-def figure_bytes(genes: Sequence[GeneTracks], fmt: str = "svg", dpi: int = 150) -> bytes:
-    """The :func:`draw_figure` figure as bytes (``svg``, ``png`` or ``pdf``), written nowhere."""
-    import io
-
-    if fmt not in FORMATS.values():
-        raise UsageError(f"figure format {fmt!r}: one of {', '.join(FORMATS.values())}")
-    buf = io.BytesIO()
-    _figure(genes).savefig(buf, format=fmt, dpi=dpi)
-    return buf.getvalue()
+    return figure.figure_bytes(genes, fmt, dpi)

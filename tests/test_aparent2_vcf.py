@@ -14,12 +14,11 @@ import pytest
 from splicescore import weights
 from splicescore.core.encoding import reverse_complement
 from splicescore.errors import InputError
+from splicescore.models.aparent2.pas_sites import PasSites, parse_pas_lines
 from splicescore.models.aparent2.scorer import (
-    PasSites,
     candidate_windows,
     candidates_from_sequence,
     candidates_from_sites,
-    parse_pas_lines,
 )
 
 from conftest import run_main

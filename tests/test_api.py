@@ -135,12 +135,12 @@ def test_tracks_are_the_plot(shared, session, monkeypatch):
     """``tracks`` are ``splicescore plot``'s tracks; their extremes are the scores of ``score``."""
     import splicescore.nn.predict
     from conftest import _MEMO
-    from splicescore.plot import compute_tracks
+    from splicescore.plot import variant_tracks
 
     monkeypatch.setenv("SPLICESCORE_HOME", str(session.config.weights_home))
     monkeypatch.setattr(splicescore.nn.predict, "predict", _MEMO)  # each window through the network once
     [gt] = session.tracks(DEL, distance=50)
-    [ref] = compute_tracks(parse_variant(DEL), "spliceai", str(shared / FASTA), "grch38", 50, None, "cpu")
+    [ref] = variant_tracks(parse_variant(DEL), "spliceai", str(shared / FASTA), "grch38", 50, None, "cpu")
     assert gt.gene == ref.gene == "BRCA1" and gt.positions1.shape == (101,)
     for a, b in zip(gt.tracks, ref.tracks):
         assert a.name == b.name and np.array_equal(a.ref, b.ref) and np.array_equal(a.alt, b.alt)

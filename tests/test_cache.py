@@ -309,6 +309,15 @@ def test_key_changes_with_every_field(field, value):
     assert sc.record_key(**_changed(field, value)) != sc.record_key(**BASE_KEY)
 
 
+def _with_option(cfg, name: str, value):
+    """``cfg`` with one run option, or one model's own option (RunConfig.model_options), changed."""
+    from splicescore.model_options import owner, split_options
+
+    if owner(name):
+        return dataclasses.replace(cfg, model_options=split_options({name: value}))
+    return dataclasses.replace(cfg, **{name: value})
+
+
 def test_settings_cover_every_scoring_option(tmp_path):
     pas = tmp_path / "pas.bed"
     pas.write_text("chr17\t100\t106\tpas\t0\t+\n")
@@ -318,15 +327,15 @@ def test_settings_cover_every_scoring_option(tmp_path):
                    precision="bf16", transcript_types=("lncRNA",), all_nonzero=True)
     settings = sc.scoring_settings(base, "cpu")
     for name, value in changes.items():
-        assert sc.scoring_settings(dataclasses.replace(base, **{name: value}), "cpu") != settings, name
+        assert sc.scoring_settings(_with_option(base, name, value), "cpu") != settings, name
     assert sc.scoring_settings(base, "cuda") != settings
     # on a GPU the batching changes the last bits, so it is part of the key there
     gpu = sc.scoring_settings(base, "cuda")
     assert sc.scoring_settings(dataclasses.replace(base, batch_size=7), "cuda") != gpu
     assert sc.scoring_settings(dataclasses.replace(base, chunk_size=3), "cuda") != gpu
-    with_pas = sc.scoring_settings(dataclasses.replace(base, pas=str(pas)), "cpu")
+    with_pas = sc.scoring_settings(_with_option(base, "pas", str(pas)), "cpu")
     pas.write_text("chr17\t200\t206\tpas\t0\t+\n")
-    assert sc.scoring_settings(dataclasses.replace(base, pas=str(pas)), "cpu") != with_pas
+    assert sc.scoring_settings(_with_option(base, "pas", str(pas)), "cpu") != with_pas
     # options that never change a score are not in it
     quiet = dataclasses.replace(base, batch_size=7, chunk_size=3, threads=1, devices=("cpu", "cpu"), output="x.vcf", tsv="x.tsv")
     assert sc.scoring_settings(quiet, "cpu") == settings
@@ -337,21 +346,32 @@ def test_context_covers_what_the_model_reads(shared, weights_home):
     BRCA1 transcript."""
     from splicescore.io.annotation import load_spliceai_table
     from splicescore.io.genome import Reference
-    from splicescore.models.spliceai.scorer import SpliceAIScorer, window_bounds
+    from splicescore.models.spliceai.official import input_span0
+    from splicescore.models.spliceai.scorer import SpliceAIScorer
 
-    assert set(sc.REACH) == set(models.NAMES)
+    import importlib
+
+    from splicescore.core.scorer import Scorer
+
+    for name in models.NAMES:  # every model's scorer declares its reach (Scorer.reach is abstract)
+        importlib.import_module(f"splicescore.models.{name}.scorer")
+    classes, todo = [], [Scorer]
+    while todo:
+        todo += todo[0].__subclasses__()
+        classes.append(todo.pop(0))
+    assert {c.name for c in classes if not c.__abstractmethods__} >= set(models.NAMES)
     with Reference(shared / FASTA) as ref:
         genes = load_spliceai_table(shared / "data/annotation/spliceai_grch38.txt")
         for d in (0, 50, 4999):
             scorer = SpliceAIScorer(ref, genes, distance=d)
             v = Variant("17", 43045788, "ACATCTGCC", ("A",))
             r = sc.reach(scorer, v)
-            start0, end0 = window_bounds(v.pos1, d)
+            start0, end0 = input_span0(v.pos1, d)
             assert v.pos1 - r <= start0 + 1 and end0 <= v.pos1 + len(v.ref) - 1 + r
             ctx = sc.record_context(scorer, v)
             assert ctx["sequence"] == ref.fetch("chr17", v.pos1 - r - 1, v.pos1 + len(v.ref) - 1 + r)
             assert "BRCA1" in [t["gene"] for t in ctx["annotation"]] and ctx["contig_length"] == 83_257_441
-            assert ctx["pas_sites"] is None
+            assert ctx["sites"] is None
         assert sc.record_context(scorer, Variant("chrUn", 100, "A", ("G",)))["sequence"] is None
 
 

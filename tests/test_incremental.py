@@ -15,6 +15,7 @@ from splicescore.models.spliceai.network import SpliceAIEnsemble
 from splicescore.nn.predict import predict
 from splicescore.core.scorer import Variant
 from splicescore.models.spliceai.scorer import CONTEXT, SpliceAIScorer
+from splicescore.nn.engine import Engine
 from splicescore.nn.tracks import TrackAlt
 
 TOL = 1e-6  # the issue requires 1e-5; different convolution lengths only change the summation order
@@ -119,7 +120,7 @@ def test_scorer_both_strands(shared, spliceai_ensemble):
     for i in alts:  # the entry stands for exactly the window the plain plan holds
         assert np.array_equal(inputs_i[i].window(inputs_i, CONTEXT), inputs_p[i])
     out_p = predict(spliceai_ensemble, inputs_p)
-    out_i = inc.compute(spliceai_ensemble, inputs_i, "cpu")
+    out_i = Engine("auto", "cpu")(spliceai_ensemble, inputs_i)
     assert len(out_i) == len(out_p)
     for i, (a, b) in enumerate(zip(out_i, out_p)):
         assert a.shape == b.shape

@@ -190,6 +190,7 @@ def test_scorer_tracks_equal_plain_windows(shared, ensemble):
     from splicescore.core.scorer import Variant
     from splicescore.models.pangolin.scorer import PangolinScorer
     from splicescore.models.pangolin.official import CONTEXT
+    from splicescore.nn.engine import Engine
     from splicescore.nn.tracks import TrackAlt, TrackSlice
 
     reference = Reference(shared / "data/grch38/chr17_brca1_region.fa.gz")
@@ -213,7 +214,7 @@ def test_scorer_tracks_equal_plain_windows(shared, ensemble):
     for i in entries:
         assert np.array_equal(inputs_i[i].window(inputs_i, CONTEXT), inputs_p[i])
     out_p = predict(ensemble, inputs_p)
-    out_i = inc.compute(ensemble, inputs_i, "cpu")
+    out_i = Engine("auto", "cpu")(ensemble, inputs_i)
     for i in entries:
         assert out_i[i].shape == out_p[i].shape
         assert np.abs(out_i[i] - out_p[i]).max() <= 1e-6

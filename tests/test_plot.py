@@ -21,7 +21,7 @@ from conftest import _MEMO, run_main
 from splicescore import weights
 from splicescore.errors import UsageError
 from splicescore.io.genome import Reference
-from splicescore.plot import compute_tracks, draw_figure, parse_variant
+from splicescore.plot import draw_figure, parse_variant, variant_tracks
 
 FASTA = "data/grch38/chr17_brca1_region.fa.gz"
 TABLE = "data/annotation/spliceai_grch38.txt"
@@ -52,7 +52,7 @@ def env(home, monkeypatch):
 
 
 def _tracks(shared, variant: str, model: str, distance: int = 50, gene=None):
-    return compute_tracks(parse_variant(variant), model, str(shared / FASTA), "grch38", distance, gene, "cpu")
+    return variant_tracks(parse_variant(variant), model, str(shared / FASTA), "grch38", distance, gene, "cpu")
 
 
 def _table_boundaries(shared, gene: str) -> set[int]:

@@ -7,14 +7,15 @@ import pytest
 
 from splicescore.io.annotation import Transcript
 from splicescore.core.encoding import one_hot, reverse_complement
-from splicescore.models.spliceai.scorer import align_alt, delta_scores, encode, masked_windows, window_bounds
+from splicescore.core.encoding import one_hot_oriented as encode
+from splicescore.models.spliceai.official import align_alt, delta_scores, input_span0, masked_windows
 
 TX = Transcript("G", "1", "+", tx_start1=10_000, tx_end1=20_000, exon_starts1=(10_000, 15_000),
                 exon_ends1=(12_000, 20_000))
 
 
-def test_window_bounds_are_centred():
-    start0, end0 = window_bounds(pos1=50_000, distance=50)
+def test_input_span0_is_centred():
+    start0, end0 = input_span0(pos1=50_000, distance=50)
     assert end0 - start0 == 10_101
     # POS (1-based) is the middle base: 0-based index pos1 - 1 at offset wid // 2
     assert (50_000 - 1) - start0 == 10_101 // 2

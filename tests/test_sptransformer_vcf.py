@@ -21,7 +21,7 @@ import torch
 from conftest import run_main
 from splicescore.core.encoding import reverse_complement
 from splicescore.io.genome import Reference
-from splicescore.models.sptransformer.scorer import FLAG_TABLES, TSV_COLUMNS, aligned_outputs, alt_window, official_flags
+from splicescore.models.sptransformer.scorer import FLAG_TABLES, TSV_COLUMNS, align_outputs, alt_window, official_flags
 from splicescore.models.sptransformer.official import TISSUE_NAMES, strand_scores
 
 TOL = 1e-5
@@ -131,7 +131,7 @@ def test_alignment_of_indels():
     for strand in "+-":
         model_alt = alt if strand == "+" else alt[:, ::-1]
         model_ref = ref if strand == "+" else ref[:, ::-1]
-        y_ref, y_alt = aligned_outputs(model_ref, model_alt, strand, 3, 1)
+        y_ref, y_alt = align_outputs(model_ref, model_alt, strand, 3, 1)
         assert np.array_equal(y_ref, ref)
         assert np.array_equal(y_alt[:, :101], alt[:, :101])
         assert not y_alt[:, 101:103].any()
@@ -140,7 +140,7 @@ def test_alignment_of_indels():
     # 100..102 (the ALT bases) become their maximum
     alt = rng.random((18, 205)).astype(np.float32)
     for strand in "+-":
-        y_ref, y_alt = aligned_outputs(ref, alt if strand == "+" else alt[:, ::-1], strand, 1, 3)
+        y_ref, y_alt = align_outputs(ref, alt if strand == "+" else alt[:, ::-1], strand, 1, 3)
         assert y_alt.shape == (18, 201)
         assert np.array_equal(y_alt[:, :100], alt[:, 2:102])
         assert np.array_equal(y_alt[:, 100], alt[:, 102:105].max(axis=1))

@@ -44,12 +44,25 @@ def build_network() -> torch.nn.Module:
     return Aparent2Net()
 
 
+#: APARENT2's options: a BED/GTF of PAS sites (instead of motif search)
+OPTIONS = {"pas": None}
+
+
+def cache_settings(options) -> dict:
+    """The ``--pas`` file enters the score cache key by its sha256."""
+    from splicescore.weights import sha256_file
+
+    return {"pas_sha256": sha256_file(options["pas"]) if options["pas"] else None}
+
+
 def make_scorer(cfg, reference, annotation):
     from splicescore import __version__
-    from splicescore.models.aparent2.scorer import Aparent2Scorer, load_pas_sites
+    from splicescore.models.aparent2.pas_sites import load_pas_sites
+    from splicescore.models.aparent2.scorer import Aparent2Scorer
 
-    if cfg.pas:
-        return Aparent2Scorer(reference, None, load_pas_sites(cfg.pas), cfg.pad_ends, __version__)
+    pas = cfg.options_for("aparent2")["pas"]
+    if pas:
+        return Aparent2Scorer(reference, None, load_pas_sites(pas), cfg.pad_ends, __version__)
     return Aparent2Scorer(reference, annotation(), None, cfg.pad_ends, __version__)
 
 

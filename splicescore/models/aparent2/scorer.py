@@ -46,29 +46,23 @@ Scores (official notebook, float32): ``DLO = delta_logodds`` (cleavage anywhere 
 
 from __future__ import annotations
 
-import bisect
-import gzip
 import re
-from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
 from splicescore.core.encoding import reverse_complement
-from splicescore.errors import InputError
-from splicescore.io.genome import ContigResolver, Reference
+from splicescore.io.genome import Reference
+from splicescore.models.aparent2.pas_sites import HEXAMER, PasSites
 from splicescore.models.aparent2.official import delta_logodds, encode_aparent2
-from splicescore.core.scorer import RecordPlan, RecordResult, Variant, read_and_check, scorable_alts
+from splicescore.core.scorer import RecordContext, RecordPlan, RecordResult, SiteWindowScorer, Variant
 from splicescore.core.alleles import apply_allele, trim_allele
 
 WINDOW = 205
 UPSTREAM = 70  # window index of the anchor (first hexamer base)
 DOWNSTREAM = WINDOW - 1 - UPSTREAM  # 134
-HEXAMER = 6
 MOTIFS = ("AATAAA", "ATTAAA")
-MAX_REF = WINDOW
 
 INFO_KEY = "APARENT2"
 INFO_DESCRIPTION = (
@@ -246,95 +240,6 @@ def candidate_windows(seq: str, seq_start1: int, cand: Candidate, pos1: int, ref
 
 
 # ----------------------------------------------------------------------------------------------
-# --pas file
-# ----------------------------------------------------------------------------------------------
-PAS_GTF_FEATURES = ("polyA_signal", "polyA_signal_sequence")
-
-
-def parse_pas_lines(lines: Iterable[str], name: str) -> dict[str, list[tuple[int, str]]]:
-    """``{chrom: sorted [(pas_pos1, strand)]}`` from BED or GTF/GFF3 lines.
-
-    * BED (``chrom start0 end0 [name score strand ...]``, strand required): the hexamer is the
-      6 nt at the feature's 5' end on its strand: + ``start0 + 1``, - ``end0 - 5`` (for a 6-nt
-      feature both are the feature itself).
-    * GTF/GFF3 (9 columns): features ``polyA_signal`` / ``polyA_signal_sequence`` only, 1-based
-      ``start``/``end``, the same 5'-end rule; other features are ignored.
-
-    ``track``/``browser``/``#`` lines and blank lines are skipped. Errors name ``name:line``.
-    """
-    sites: dict[str, set[tuple[int, str]]] = defaultdict(set)
-    kind = None
-    for lineno, line in enumerate(lines, start=1):
-        text = line.rstrip("\r\n")
-        if not text.strip() or text.startswith(("#", "track", "browser")):
-            continue
-        f = text.split("\t")
-        this = "gtf" if len(f) == 9 and f[3].strip().isdigit() and f[4].strip().isdigit() and not f[1].strip().isdigit() else "bed"
-        kind = kind or this
-        if this != kind:
-            raise InputError(f"mixes BED and GTF lines (this line looks like {this}, earlier ones like {kind})", name, lineno)
-        try:
-            if kind == "gtf":
-                chrom, feature, strand = f[0], f[2], f[6]
-                if feature not in PAS_GTF_FEATURES:
-                    continue
-                start1, end1 = int(f[3]), int(f[4])
-            else:
-                if len(f) < 6:
-                    raise InputError("a PAS BED line needs at least 6 columns (chrom, start, end, name, score, strand)",
-                                     name, lineno)
-                chrom, strand = f[0], f[5]
-                start1, end1 = int(f[1]) + 1, int(f[2])
-        except ValueError as exc:
-            raise InputError(f"non-numeric start/end ({exc})", name, lineno) from exc
-        if strand not in ("+", "-"):
-            raise InputError(f"strand must be + or -, found {strand!r}", name, lineno)
-        if start1 < 1 or end1 < start1:
-            raise InputError(f"invalid interval {start1}-{end1} (1-based)", name, lineno)
-        pas_pos1 = start1 if strand == "+" else end1 - (HEXAMER - 1)
-        sites[chrom].add((pas_pos1, strand))
-    return {chrom: sorted(v) for chrom, v in sites.items()}
-
-
-def load_pas_sites(path: str | Path) -> "PasSites":
-    """Read a ``--pas`` BED or GTF/GFF3 (optionally gzipped)."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            gz = fh.read(2) == b"\x1f\x8b"
-        opener = gzip.open if gz else open
-        with opener(path, "rt") as fh:
-            sites = parse_pas_lines(fh, str(path))
-    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
-        raise InputError(f"cannot read PAS file: {exc}", str(path)) from exc
-    if not sites:
-        raise InputError("no PAS sites (BED lines with strand, or GTF polyA_signal features)", str(path))
-    return PasSites(sites, str(path))
-
-
-class PasSites:
-    """Annotated PAS sites per contig, for range look-ups (contig names reconciled)."""
-
-    def __init__(self, sites: dict[str, list[tuple[int, str]]], source: str = ""):
-        self.source = source
-        self.sites = sites
-        self._pos = {c: [p for p, _ in v] for c, v in sites.items()}
-        self.resolve = ContigResolver(sites)
-
-    @property
-    def contigs(self) -> list[str]:
-        return list(self.sites)
-
-    def between(self, chrom: str, lo1: int, hi1: int) -> list[tuple[int, str]]:
-        """Sites with ``lo1 <= pas_pos1 <= hi1``."""
-        name = self.resolve(chrom)
-        if name is None:
-            return []
-        pos = self._pos[name]
-        return self.sites[name][bisect.bisect_left(pos, lo1) : bisect.bisect_right(pos, hi1)]
-
-
-# ----------------------------------------------------------------------------------------------
 # scorer
 # ----------------------------------------------------------------------------------------------
 def encode_window(window: str) -> np.ndarray:
@@ -343,16 +248,19 @@ def encode_window(window: str) -> np.ndarray:
 
 
 @dataclass
-class _Unit:
+class AltCandidates:
+    """One ALT's PAS candidates and their (REF, ALT) inputs."""
+
     alt: str
     cands: list[Candidate]
     inputs: list[tuple[int, int]]  # (ref input, alt input) per candidate
 
 
-class Aparent2Scorer:
+class Aparent2Scorer(SiteWindowScorer):
     """Plans and finishes APARENT2 scores for VCF records (see module docstring)."""
 
     name = "aparent2"
+    window = WINDOW  # 205 nt per PAS
     info_key = INFO_KEY
     tsv_columns = TSV_COLUMNS
 
@@ -372,28 +280,19 @@ class Aparent2Scorer:
         strands = [s for s in ("+", "-") if s in names] or ["+", "-"]
         return strands, names
 
-    def plan(self, variant: Variant) -> RecordPlan:
-        plan = RecordPlan(state=[])
-        alts = scorable_alts(variant, plan)
-        if not alts:
-            return plan
+    # ------------------------------------------------------------------ the model's parts
+    def sites_between(self, chrom: str, lo1: int, hi1: int) -> list | None:
+        return None if self.pas_sites is None else self.pas_sites.between(chrom, lo1, hi1)
 
-        def skip_all(reason: str) -> RecordPlan:
-            return plan.skip_all(alts, reason)
+    def span_margin(self, ref_len: int) -> int:
+        return 2 * WINDOW + ref_len
 
-        contig = self.reference.resolve(variant.chrom)
-        if contig is None:
-            return skip_all("contig_not_in_fasta")
+    def add_windows(self, record: RecordContext, plan: RecordPlan, shared: bool) -> None:
+        variant, seq, lo1 = record.variant, record.seq, record.lo1
         pos1, ref = variant.pos1, variant.ref
-        # every window containing the variant, plus room for the bases a deletion pulls in
-        margin = 2 * WINDOW + len(ref)
-        lo1, hi1 = pos1 - margin, pos1 + len(ref) - 1 + margin
-        seq, reason = read_and_check(self.reference, contig, variant, lo1, hi1, MAX_REF, self.pad_ends)
-        if reason is not None:
-            return skip_all(reason)
         strands, names = self._strands(variant.chrom, pos1)
         ref_inputs: dict[tuple[str, int], int] = {}
-        for alt in alts:
+        for alt in record.alts:
             if self.pas_sites is not None:
                 near = self.pas_sites.between(variant.chrom, pos1 - WINDOW, pos1 + len(ref) + WINDOW)
                 cands = candidates_from_sites(near, pos1, ref, alt)
@@ -402,7 +301,7 @@ class Aparent2Scorer:
             if not cands:
                 plan.skips.append((alt, "no_pas"))
                 continue
-            unit = _Unit(alt, cands, [])
+            unit = AltCandidates(alt, cands, [])
             for c in cands:
                 w_ref, w_alt = candidate_windows(seq, lo1, c, pos1, ref, alt)
                 key = (c.strand, c.ref_anchor1)
@@ -412,7 +311,6 @@ class Aparent2Scorer:
                 plan.inputs.append(encode_window(w_alt))
                 unit.inputs.append((ref_inputs[key], len(plan.inputs) - 1))
             plan.state.append((unit, names))
-        return plan
 
     def finish(self, variant: Variant, plan: RecordPlan, outputs: list[np.ndarray]) -> RecordResult:
         """``outputs[i]`` is the cleavage distribution ``(206,)`` of ``plan.inputs[i]``."""

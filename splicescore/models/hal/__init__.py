@@ -44,11 +44,15 @@ def build_network() -> torch.nn.Module:
     return HALNet()
 
 
+#: HAL's options: the exon's reference PSI, for dPSI
+OPTIONS = {"hal_ref_psi": None}
+
+
 def make_scorer(cfg, reference, annotation):
     from splicescore import __version__
     from splicescore.models.hal.scorer import HALScorer
 
-    return HALScorer(reference, annotation(), cfg.hal_ref_psi, cfg.pad_ends, __version__)
+    return HALScorer(reference, annotation(), cfg.options_for("hal")["hal_ref_psi"], cfg.pad_ends, __version__)
 
 
 #: the registry entry (:class:`splicescore.models.ModelEntry`)

@@ -41,7 +41,7 @@ import numpy as np
 from splicescore.core.encoding import one_hot
 from splicescore.io.genome import Reference
 from splicescore.models.hal.network import WINDOW, covered_positions
-from splicescore.core.scorer import RecordPlan, RecordResult, Variant, read_and_check, scorable_alts
+from splicescore.core.scorer import RecordContext, RecordPlan, RecordResult, SiteWindowScorer, Variant
 from splicescore.models.hal.official import (
     alt_donor_window,
     delta_psi,
@@ -50,7 +50,6 @@ from splicescore.models.hal.official import (
     variant_in_window,
 )
 
-MAX_REF = WINDOW
 INFO_KEY = "HAL"
 INFO_DESCRIPTION = (
     "HAL (Rosenberg et al. 2015, kipoi position-specific donor model; computed by splicescore {version}) "
@@ -98,7 +97,9 @@ def donors_for_variant(txs, pos1: int, ref: str, alt: str) -> list[tuple[int, st
 
 
 @dataclass
-class _Entry:
+class DonorAllele:
+    """One ALT at one donor: its REF and ALT inputs, or why it was not scored."""
+
     alt: str
     donor: int
     strand: str
@@ -108,12 +109,14 @@ class _Entry:
     reason: str | None  # why it was not scored
 
 
-class HALScorer:
+class HALScorer(SiteWindowScorer):
     """Plans and finishes HAL scores for VCF records (see module docstring)."""
 
     name = "hal"
+    window = WINDOW  # 160 nt per donor
     info_key = INFO_KEY
     tsv_columns = TSV_COLUMNS
+    record_checks = ("genes", "contig", "ref_mismatch", "non_acgt", "ref_too_long", "contig_end")
 
     def __init__(self, reference: Reference, genes, ref_psi: float | None = None, pad_ends: bool = False,
                  version: str = ""):
@@ -127,31 +130,20 @@ class HALScorer:
         psi_text = "" if ref_psi is None else f"; DPSI = expit(logit({ref_psi:g}) + DELTA) - {ref_psi:g}"
         self.info_description = INFO_DESCRIPTION.format(version=version, psi=psi, psi_text=psi_text)
 
-    def plan(self, variant: Variant) -> RecordPlan:
-        plan = RecordPlan(state=[])
-        alts = scorable_alts(variant, plan)
-        if not alts:
-            return plan
+    # ------------------------------------------------------------------ the model's parts
+    def span_margin(self, ref_len: int) -> int:
+        return WINDOW + ref_len + 1
 
-        def skip_all(reason: str) -> RecordPlan:
-            return plan.skip_all(alts, reason)
-
+    def genes_at(self, variant: Variant):
         pos1, ref = variant.pos1, variant.ref
-        txs = transcripts_near(self.genes, variant.chrom, pos1 - WINDOW, pos1 + len(ref) - 1 + WINDOW)
-        if not txs:
-            return skip_all("no_gene")
-        contig = self.reference.resolve(variant.chrom)
-        if contig is None:
-            return skip_all("contig_not_in_fasta")
-        margin = WINDOW + len(ref) + 1
-        lo1, hi1 = pos1 - margin, pos1 + len(ref) - 1 + margin
-        seq, reason = read_and_check(self.reference, contig, variant, lo1, hi1, MAX_REF, self.pad_ends)
-        if reason is not None:
-            return skip_all(reason)
+        return transcripts_near(self.genes, variant.chrom, pos1 - WINDOW, pos1 + len(ref) - 1 + WINDOW)
 
+    def add_windows(self, record: RecordContext, plan: RecordPlan, shared: bool) -> None:
+        variant, seq, lo1 = record.variant, record.seq, record.lo1
+        pos1, ref = variant.pos1, variant.ref
         ref_inputs: dict[tuple[int, str], int | None] = {}
-        for alt in alts:
-            donors = donors_for_variant(txs, pos1, ref, alt)
+        for alt in record.alts:
+            donors = donors_for_variant(record.genes, pos1, ref, alt)
             if not donors:
                 plan.skips.append((alt, "no_donor"))
                 continue
@@ -164,13 +156,12 @@ class HALScorer:
                         plan.inputs.append(one_hot(w_ref))
                 w_alt = alt_donor_window(seq, lo1, d, strand, pos1, ref, alt)
                 if w_alt is None:
-                    plan.state.append(_Entry(alt, d, strand, gene, None, None, "donor_deleted"))
+                    plan.state.append(DonorAllele(alt, d, strand, gene, None, None, "donor_deleted"))
                 elif ref_inputs[key] is None or not window_is_scorable(w_alt):
-                    plan.state.append(_Entry(alt, d, strand, gene, None, None, "non_acgt"))
+                    plan.state.append(DonorAllele(alt, d, strand, gene, None, None, "non_acgt"))
                 else:
                     plan.inputs.append(one_hot(w_alt))
-                    plan.state.append(_Entry(alt, d, strand, gene, ref_inputs[key], len(plan.inputs) - 1, None))
-        return plan
+                    plan.state.append(DonorAllele(alt, d, strand, gene, ref_inputs[key], len(plan.inputs) - 1, None))
 
     def finish(self, variant: Variant, plan: RecordPlan, outputs: list[np.ndarray]) -> RecordResult:
         """``outputs[i]`` is the float64 HAL score (one value) of ``plan.inputs[i]``."""

@@ -97,12 +97,22 @@ def download(workdir: Path, log: Callable[[str], None], base_url: str | None = N
     return out
 
 
+#: Pangolin's options (RunConfig.model_options["pangolin"]) and their defaults: its -m and -s
+OPTIONS = {"pangolin_mask": True, "pangolin_cutoff": None}
+
+
+#: ``splicescore plot`` draws this model's per-position outputs up to this -D (as -D)
+PLOT_MAX_DISTANCE = 4999
+
+
 def make_scorer(cfg, reference, annotation):
     from splicescore.io.annotation import is_multi
     from splicescore.models.pangolin.scorer import PangolinScorer
 
+    options = cfg.options_for("pangolin")
     return PangolinScorer(
-        reference, annotation(), distance=cfg.distance, mask=cfg.pangolin_mask, cutoff=cfg.pangolin_cutoff,
+        reference, annotation(), distance=cfg.distance, mask=bool(options["pangolin_mask"]),
+        cutoff=options["pangolin_cutoff"],
         pad_ends=cfg.pad_ends, multi=is_multi(cfg.transcripts), transcripts=cfg.transcripts,
     )
 

@@ -40,13 +40,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-from splicescore.io.annotation import GeneIndex, Transcript
 from splicescore.core.encoding import one_hot_oriented as encode  # model-orientation one-hot
+from splicescore.core.outputs import AlignedOutputs, Track
+from splicescore.core.scorer import RecordContext, RecordPlan, RecordResult, Variant
+from splicescore.core.sliding import TX_TSV_COLUMNS, SlidingScorer, gene_id_or_name
+from splicescore.io.annotation import GeneIndex, Transcript
 from splicescore.io.genome import Reference
-from splicescore.nn.incremental import AltEdit
-from splicescore.nn.predict import predict
 from splicescore.models.pangolin import official as ps
-from splicescore.core.scorer import RecordPlan, RecordResult, Variant, classify_alt, scorable_alts
+from splicescore.nn.incremental import AltEdit
 from splicescore.nn.tracks import TrackAlt, TrackSlice, reference_tracks
 
 INFO_KEY = "Pangolin"
@@ -63,12 +64,8 @@ TX_INFO_DESCRIPTION = (
     "Priority: MS MANE Select, MP MANE Plus Clinical, C Ensembl canonical, N other. "
     "Format: ALLELE|gene|TRANSCRIPT|PRIORITY|pos:score_change|pos:score_change|Warnings:..."
 )
-TX_TSV_COLUMNS = ("transcript_id", "transcript_priority")
-
-
-def gene_name(tx: Transcript) -> str:
-    """What Pangolin prints for a gene: its ``gene_id`` when the annotation has one."""
-    return tx.gene_id or tx.gene
+#: what Pangolin prints for a gene: its ``gene_id`` when the annotation has one
+gene_name = gene_id_or_name
 
 
 def pangolin_genes(genes: GeneIndex, chrom: str, pos1: int, multi: bool = False) -> dict[str, list[Transcript]]:
@@ -108,7 +105,9 @@ def gene_transcripts(genes: GeneIndex, chrom: str, pos1: int, tx: Transcript) ->
 
 
 @dataclass
-class _Strand:
+class StrandWindows:
+    """The windows of one strand with genes at the variant: its REF input, an ALT input per ALT."""
+
     strand: str
     genes: list[Transcript]
     ref_input: int
@@ -116,86 +115,58 @@ class _Strand:
     transcripts: list[list[Transcript]] = field(default_factory=list)  # multi: per gene, all its transcripts
 
 
-class PangolinScorer:
+class PangolinScorer(SlidingScorer):
     """Plans and finishes Pangolin scores for VCF records (see module docstring)."""
 
     name = "pangolin"
     info_key = INFO_KEY
-    tsv_columns = TSV_COLUMNS
+    context = ps.CONTEXT
+    # the official check order: alleles, "Deletion too large", then the window read, then the genes
+    record_checks = ("ref_too_long", "non_acgt", "contig", "ref_mismatch", "contig_end", "genes")
 
-    def __init__(
-        self,
-        reference: Reference,
-        genes: GeneIndex,
-        distance: int = 50,
-        mask: bool = True,
-        cutoff: float | None = None,
-        pad_ends: bool = False,
-        version: str = "",
-        incremental: bool = True,
-        multi: bool = False,
-        transcripts: str = "auto",
-    ):
-        if not 0 <= distance <= 4999:
-            raise ValueError("distance must be in 0..4999")
-        self.incremental = incremental
-        self.multi = multi
+    def __init__(self, reference: Reference, genes: GeneIndex, distance: int = 50, mask: bool = True,
+                 cutoff: float | None = None, pad_ends: bool = False, version: str = "", incremental: bool = True,
+                 multi: bool = False, transcripts: str = "auto"):
+        super().__init__(reference, genes, distance, pad_ends, incremental, multi)
         if not version:
             from splicescore import __version__ as version
-        self.reference = reference
-        self.genes = genes
-        self.distance = distance
         self.mask = mask
         self.cutoff = cutoff
-        self.pad_ends = pad_ends
         mode = f"d={distance}, " + ("masked" if mask else "unmasked")
         if cutoff is not None:
             mode += f", every site with |change| >= {cutoff}"
         self.info_description = INFO_DESCRIPTION.format(version=version, mode=mode)
+        self.tsv_columns = (TX_TSV_COLUMNS if multi else ()) + TSV_COLUMNS
         if multi:
-            self.tsv_columns = TX_TSV_COLUMNS + TSV_COLUMNS
             self.extra_info = {TX_INFO_KEY: TX_INFO_DESCRIPTION.format(version=version, mode=mode,
                                                                        transcripts=transcripts)}
 
-    def plan(self, variant: Variant, windows: bool = True) -> RecordPlan:
-        """One record on its own: a REF window per strand with genes and an ALT window per strand and
-        ALT. Without ``windows`` the inputs are ``None`` placeholders (:meth:`plan_chunk` replaces
-        them with track entries, so the full windows are never built)."""
-        plan = RecordPlan(state=[])
-        ref = variant.ref.upper()
-        def complex_allele(alt: str) -> str | None:
-            return "complex_allele" if len(ref) != 1 and len(alt) != 1 and len(ref) != len(alt) else None
+    # ------------------------------------------------------------------ the model's parts
+    def allele_reason(self, variant: Variant, alt: str) -> str | None:
+        ref = variant.ref
+        return "complex_allele" if len(ref) != 1 and len(alt) != 1 and len(ref) != len(alt) else None
 
-        alts = scorable_alts(variant, plan, complex_allele)
-        if not alts:
-            return plan
-
-        def skip_all(reason: str) -> RecordPlan:
-            return plan.skip_all(alts, reason)
-
-        d = self.distance
-        if len(ref) > 2 * d:
-            return skip_all("ref_too_long")
-        if classify_alt(ref) == "non_acgt":
-            return skip_all("non_acgt")
-        contig = self.reference.resolve(variant.chrom)
-        if contig is None:
-            return skip_all("contig_not_in_fasta")
-        start0, end0 = ps.window_bounds(variant.pos1, len(ref), d)
-        seq = self.reference.fetch(contig, start0, end0).upper()
-        offset = ps.CONTEXT // 2 + d
-        if seq[offset : offset + len(ref)] != ref:
-            return skip_all("ref_mismatch")
-        if (start0 < 0 or end0 > self.reference.lengths[contig]) and not self.pad_ends:
-            return skip_all("contig_end")
+    def genes_at(self, variant: Variant):
         by_strand = pangolin_genes(self.genes, variant.chrom, variant.pos1, self.multi)
-        if not by_strand["+"] and not by_strand["-"]:
-            return skip_all("no_gene")
+        return by_strand if by_strand["+"] or by_strand["-"] else None
 
+    def reference_span(self, variant: Variant, alts: list[str]) -> tuple[int, int]:
+        start0, end0 = ps.window_bounds(variant.pos1, len(variant.ref), self.distance)
+        return start0 + 1, end0
+
+    def add_windows(self, record: RecordContext, plan: RecordPlan, shared: bool) -> None:
+        """A REF window per strand with genes and an ALT window per strand and ALT. ``shared`` and
+        incremental: ``None`` placeholders (:meth:`plan_chunk` replaces them with track entries, so
+        the full windows are never built)."""
+        variant, alts = record.variant, record.alts
+        windows = not (shared and self.incremental)
+        ref, seq = variant.ref.upper(), record.seq.upper()
+        offset = ps.CONTEXT // 2 + self.distance
+        units = []
         for strand in ("+", "-"):
-            if not by_strand[strand]:
+            if not record.genes[strand]:
                 continue
-            unit = _Strand(strand, by_strand[strand], len(plan.inputs))
+            unit = StrandWindows(strand, record.genes[strand], len(plan.inputs))
             if self.multi:
                 unit.transcripts = [gene_transcripts(self.genes, variant.chrom, variant.pos1, t) for t in unit.genes]
             plan.inputs.append(encode(seq, strand) if windows else None)
@@ -203,23 +174,21 @@ class PangolinScorer:
                 unit.alt_inputs[alt] = len(plan.inputs)
                 alt_seq = seq[:offset] + alt.upper() + seq[offset + len(ref) :]
                 plan.inputs.append(encode(alt_seq, strand) if windows else None)
-            plan.state.append(unit)
-        plan.state = (alts, plan.state)
-        return plan
+            units.append(unit)
+        plan.state = (alts, units)
 
     def plan_chunk(self, variants: list[Variant]) -> tuple[list, list[RecordPlan]]:
         """Plan a chunk of records together (plans index into the returned input list).
 
         With ``incremental`` the REF windows of nearby records on one strand become slices of one
         REF track (:class:`~splicescore.nn.tracks.TrackSlice`) and every ALT window an edit
-        of it (:class:`~splicescore.nn.tracks.TrackAlt`); run the inputs with
-        :meth:`compute`. Pangolin's windows are plain reference sequence (no masking), so a track
+        of it (:class:`~splicescore.nn.tracks.TrackAlt`). Pangolin's windows are plain reference sequence (no masking), so a track
         is the reference over the merged windows, one per contig and strand."""
         inputs: list = []
         plans = []
-        requests: dict[tuple[str, str], list[tuple[Variant, _Strand]]] = {}
+        requests: dict[tuple[str, str], list[tuple[Variant, StrandWindows]]] = {}
         for v in variants:
-            plan = self.plan(v, windows=not self.incremental)
+            plan = self.plan(v, shared=True)
             base = len(inputs)
             inputs.extend(plan.inputs)
             plan.inputs = []
@@ -253,15 +222,38 @@ class PangolinScorer:
                     edit = AltEdit(q, r, encode(alt.upper(), strand), q - d, 2 * d + len(alt))
                     inputs[i] = TrackAlt(track, edit)
 
-    def compute(self, net, inputs: list, device, batch_size: int = 64, max_positions: int | None = None,
-                run=predict, engine: str = "auto") -> list[np.ndarray]:
-        """Outputs for the inputs of :meth:`plan_chunk` through :class:`splicescore.nn.engine.Engine`
-        (``auto``: the CPU's per-(track, member) incremental jobs, the batched incremental path on a
-        GPU; ``batched``; ``windows``: every entry as its full window through ``run``)."""
-        from splicescore.nn.engine import Engine
+    # ------------------------------------------------------------------ outputs
+    @staticmethod
+    def _aligned(variant: Variant, unit: StrandWindows, alt: str, outputs: list, d: int):
+        """REF and aligned ALT outputs ``(3 replicates, 4 tissues, 2d + len(REF))``, genomic
+        orientation (the official ``compute_score``'s alignment)."""
+        ref = ps.to_genomic(outputs[unit.ref_input], unit.strand)
+        alt_out = ps.to_genomic(outputs[unit.alt_inputs[alt]], unit.strand)
+        return ref, ps.align_alt_to_ref(alt_out, ref.shape[-1], d)
 
-        return Engine(engine, device, batch_size, max_positions, run=lambda n, xs, bs, dev, mp: run(n, xs, bs, dev, mp))(
-            net, inputs)
+    def aligned_outputs(self, variant: Variant, plan: RecordPlan, outputs: list) -> list[AlignedOutputs]:
+        """Per (ALT, gene) of the plan, in INFO order: ``(3, 4, 2d + len(REF))`` outputs (replicates,
+        tissues, positions POS-d ..)."""
+        if not plan.state:
+            return []
+        alts, strands = plan.state
+        out = []
+        for alt in alts:
+            for unit in strands:
+                ref, alt_out = self._aligned(variant, unit, alt, outputs, self.distance)
+                out += [AlignedOutputs(alt, tx, unit.strand, variant.pos1 - self.distance, ref, alt_out)
+                        for tx in unit.genes]
+        return out
+
+    def plot_tracks(self, aligned: AlignedOutputs, distance: int) -> list[Track]:
+        """P(splice site) per tissue (heart, liver, brain, testis), positions POS-d..POS+d+len(REF)-1:
+        REF and ALT averaged over the replicates; ``delta`` the official per-tissue mean of ``alt - ref``."""
+        from splicescore.models.pangolin.network import TISSUES
+
+        ref, alt = aligned.ref, aligned.alt_out
+        delta = np.mean(alt - ref, axis=0)
+        ref_mean, alt_mean = ref.mean(axis=0), alt.mean(axis=0)
+        return [Track(name, ref_mean[t], alt_mean[t], delta[t]) for t, name in enumerate(TISSUES)]
 
     def finish(self, variant: Variant, plan: RecordPlan, outputs: list[np.ndarray]) -> RecordResult:
         """``outputs[i]`` is ``(3 replicates, 4 tissues, L_i - 10000)`` for ``plan.inputs[i]``
@@ -276,9 +268,8 @@ class PangolinScorer:
         tx_entries = []
         for alt in alts:
             for unit in strands:
-                loss, gain = ps.compute_loss_gain(
-                    outputs[unit.ref_input], outputs[unit.alt_inputs[alt]], unit.strand, d
-                )
+                ref, alt_out = self._aligned(variant, unit, alt, outputs, d)
+                loss, gain = ps.loss_gain(np.mean(alt_out - ref, axis=0))  # the official per-tissue delta
                 genes = [(gene_name(t), ps.exon_boundary_sites(zip(t.exon_starts1, t.exon_ends1)))
                          for t in unit.genes]
                 fields = ps.score_strand(genes, loss, gain, pos, d, mask=self.mask, cutoff=self.cutoff,

@@ -58,6 +58,14 @@ def download(workdir: Path, log: Callable[[str], None]) -> list[Path]:
     return wheels
 
 
+#: SpliceAI's options (RunConfig.model_options["spliceai"]) and their defaults
+OPTIONS = {"all_nonzero": False}  # TSV: every position with |delta| >= 0.01 as pos:delta lists
+
+
+#: ``splicescore plot`` draws this model's per-position outputs up to this -D (as -D)
+PLOT_MAX_DISTANCE = 4999
+
+
 def make_scorer(cfg, reference, annotation):
     from splicescore import __version__
     from splicescore.models.spliceai.scorer import SpliceAIScorer
@@ -66,7 +74,7 @@ def make_scorer(cfg, reference, annotation):
 
     return SpliceAIScorer(reference, annotation(), cfg.distance, cfg.mask, cfg.pad_ends, __version__,
                           multi=is_multi(cfg.transcripts), transcripts=cfg.transcripts,
-                          all_nonzero=getattr(cfg, "all_nonzero", False))
+                          all_nonzero=cfg.options_for("spliceai")["all_nonzero"])
 
 
 #: the registry entry (:class:`splicescore.models.ModelEntry`)

@@ -53,12 +53,20 @@ def build_network() -> torch.nn.Module:
     return SpTransformerNet()
 
 
+#: SpTransformer's options: Y/N tissue flags instead of tissue scores in INFO
+OPTIONS = {"sptransformer_flags": False}
+
+
+#: ``splicescore plot`` draws this model's per-position outputs up to this -D (its scores cover POS-100..POS+100)
+PLOT_MAX_DISTANCE = 100
+
+
 def make_scorer(cfg, reference, annotation):
     from splicescore import __version__
     from splicescore.models.sptransformer.scorer import SpTransformerScorer
 
     return SpTransformerScorer(
-        reference, annotation(), cfg.pad_ends, bool(getattr(cfg, "sptransformer_flags", False)), __version__
+        reference, annotation(), cfg.pad_ends, bool(cfg.options_for("sptransformer")["sptransformer_flags"]), __version__
     )
 
 

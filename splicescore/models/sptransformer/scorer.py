@@ -29,7 +29,7 @@ What splicescore does beyond / differently (README, "SpTransformer"):
 * Every ALT is scored, one INFO entry per ALT x overlapping gene of ``-a`` (SpliceAI's gene rule,
   ``TX_START < POS <= TX_END``), ``ALLELE|GENE|SCORE|<15 tissues>``; the entry holds the scores of
   the gene's strand. The official per-variant value is the maximum over an ALT's entries.
-* Indels, aligned like SpliceAI 1.3.1 (:func:`splicescore.models.spliceai.scorer.align_alt`). The ALT
+* Indels, aligned like SpliceAI 1.3.1 (:func:`splicescore.models.spliceai.official.align_alt`). The ALT
   sequence is the REF window with ALT spliced in at index 4100 (as the official ``parse``), but the
   window is cut so that every position left of the variant (genomic orientation) enters the
   transformer at the same position as in the REF window. The network crops the central 8,192
@@ -65,11 +65,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from splicescore.io.annotation import GeneIndex, Transcript
 from splicescore.core.encoding import one_hot_oriented as encode  # model-orientation one-hot
+from splicescore.core.outputs import AlignedOutputs, Track, make_track
+from splicescore.core.scorer import RecordContext, RecordPlan, RecordResult, Scorer, Variant
+from splicescore.io.annotation import GeneIndex, Transcript
 from splicescore.io.genome import Reference
-from splicescore.core.scorer import RecordPlan, RecordResult, Variant, classify_alt, scorable_alts
-from splicescore.models.spliceai.scorer import align_alt
+from splicescore.models.spliceai.official import align_alt
 from splicescore.models.sptransformer.official import (
     CONTEXT,
     FLANK,
@@ -78,6 +79,7 @@ from splicescore.models.sptransformer.official import (
     VARIANT_INDEX,
     WINDOW_LENGTH,
     format_score,
+    splice_probability,
     strand_scores,
     tissue_flags,
 )
@@ -131,7 +133,7 @@ def insertion_length(ref: str, alt: str) -> int:
     return max(0, len(alt) - len(ref))
 
 
-def window_bounds(pos1: int, ref_len: int, left: int = 0) -> tuple[int, int]:
+def fetch_span0(pos1: int, ref_len: int, left: int = 0) -> tuple[int, int]:
     """0-based half-open genomic span to fetch: the 8,201-nt REF window (POS-4100 .. POS+4100) with
     ``left`` extra nt on the left (for insertions) and ``ref_len`` on the right (for deletions)."""
     start0 = pos1 - VARIANT_INDEX - 1
@@ -139,7 +141,7 @@ def window_bounds(pos1: int, ref_len: int, left: int = 0) -> tuple[int, int]:
 
 
 def alt_window(span: str, left: int, ref: str, alt: str) -> str:
-    """ALT window (genomic orientation) from a span fetched with :func:`window_bounds` (``left``).
+    """ALT window (genomic orientation) from a span fetched with :func:`fetch_span0` (``left``).
 
     ``len(REF)`` nt at index 4100 of the REF window become ALT. With ``i`` =
     :func:`insertion_length`, the window starts ``i`` nt before the REF window and has
@@ -157,7 +159,7 @@ def alt_window(span: str, left: int, ref: str, alt: str) -> str:
 
 
 
-def aligned_outputs(
+def align_outputs(
     ref_out: np.ndarray, alt_out: np.ndarray, strand: str, ref_len: int, alt_len: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """REF and ALT outputs on the 201 REF positions, ``(18, 201)`` each, genomic orientation.
@@ -179,19 +181,22 @@ def aligned_outputs(
 
 
 @dataclass
-class _Unit:
+class GeneWindows:
+    """One ALT in one gene: the REF and ALT inputs of the gene's strand."""
+
     alt: str
     tx: Transcript
     ref_input: int
     alt_input: int
 
 
-class SpTransformerScorer:
+class SpTransformerScorer(Scorer):
     """Plans and finishes SpTransformer scores for VCF records (see the module docstring)."""
 
     name = "sptransformer"
     info_key = INFO_KEY
     tsv_columns = TSV_COLUMNS
+    record_checks = ("genes", "contig", "ref_mismatch", "contig_end", "ref_too_long", "non_acgt")
 
     def __init__(
         self, reference: Reference, genes: GeneIndex, pad_ends: bool = False, flags: bool = False, version: str = ""
@@ -207,49 +212,48 @@ class SpTransformerScorer:
         )
         self.info_description = INFO_DESCRIPTION.format(version=version, tissues="|".join(TISSUE_NAMES), flags=note)
 
-    def plan(self, variant: Variant) -> RecordPlan:
-        plan = RecordPlan(state=[])
+    # ------------------------------------------------------------------ the model's parts
+    def reach(self) -> int:
+        return VARIANT_INDEX  # 4,100 nt on each side of POS (insertions: the alleles' lengths on top)
+
+    def input_length(self) -> int:
+        return WINDOW_LENGTH
+
+    def max_ref(self) -> int:
+        return 2 * FLANK  # longer than the scored span
+
+    def allele_reason(self, variant: Variant, alt: str) -> str | None:
         ref_len = len(variant.ref)
+        if ref_len > 1 and len(alt) > 1 and len(alt) != ref_len:
+            return "complex_allele"
+        if WINDOW_LENGTH + 2 * insertion_length(variant.ref, alt) > MAX_INPUT_LENGTH:
+            return "alt_too_long"
+        return None
 
-        def model_check(alt: str) -> str | None:
-            if ref_len > 1 and len(alt) > 1 and len(alt) != ref_len:
-                return "complex_allele"
-            if WINDOW_LENGTH + 2 * insertion_length(variant.ref, alt) > MAX_INPUT_LENGTH:
-                return "alt_too_long"
-            return None
+    def genes_at(self, variant: Variant):
+        return self.genes.at(variant.chrom, variant.pos1)
 
-        alts = scorable_alts(variant, plan, model_check)
-        if not alts:
-            return plan
+    @staticmethod
+    def _left(variant: Variant, alts: list[str]) -> int:
+        return max(insertion_length(variant.ref, a) for a in alts)
 
-        def skip_all(reason: str) -> RecordPlan:
-            return plan.skip_all(alts, reason)
+    def reference_span(self, variant: Variant, alts: list[str]) -> tuple[int, int]:
+        start0, end0 = fetch_span0(variant.pos1, len(variant.ref), self._left(variant, alts))
+        return start0 + 1, end0
 
-        txs = self.genes.at(variant.chrom, variant.pos1)
-        if not txs:
-            return skip_all("no_gene")
-        contig = self.reference.resolve(variant.chrom)
-        if contig is None:
-            return skip_all("contig_not_in_fasta")
-        left = max(insertion_length(variant.ref, a) for a in alts)
-        start0, end0 = window_bounds(variant.pos1, ref_len, left)
-        span = self.reference.fetch(contig, start0, end0)
+    def needed_span(self, variant: Variant, alts: list[str], lo1: int, hi1: int) -> tuple[int, int]:
+        """The REF window, extended on the right by the longest deletion (its ALT window reads on)."""
+        longest_deletion = max(len(variant.ref) - len(a) for a in alts)
+        return lo1, lo1 - 1 + self._left(variant, alts) + WINDOW_LENGTH + max(0, longest_deletion)
+
+    def add_windows(self, record: RecordContext, plan: RecordPlan, shared: bool) -> None:
+        variant, span = record.variant, record.seq
+        left = self._left(variant, record.alts)
         ref_window = span[left : left + WINDOW_LENGTH]
-        if ref_window[VARIANT_INDEX : VARIANT_INDEX + ref_len].upper() != variant.ref.upper():
-            return skip_all("ref_mismatch")
-        longest_deletion = max(ref_len - len(a) for a in alts)
-        needed_end = start0 + left + WINDOW_LENGTH + max(0, longest_deletion)
-        if (start0 < 0 or needed_end > self.reference.lengths[contig]) and not self.pad_ends:
-            return skip_all("contig_end")
-        if ref_len > 2 * FLANK:
-            return skip_all("ref_too_long")
-        if classify_alt(variant.ref) == "non_acgt":
-            return skip_all("non_acgt")
-
         ref_inputs: dict[str, int] = {}
         alt_inputs: dict[tuple[str, str], int] = {}
-        for alt in alts:
-            for tx in txs:
+        for alt in record.alts:
+            for tx in record.genes:
                 if tx.strand not in ref_inputs:
                     ref_inputs[tx.strand] = len(plan.inputs)
                     plan.inputs.append(encode(ref_window, tx.strand))
@@ -257,8 +261,26 @@ class SpTransformerScorer:
                 if key not in alt_inputs:
                     alt_inputs[key] = len(plan.inputs)
                     plan.inputs.append(encode(alt_window(span, left, variant.ref, alt), tx.strand))
-                plan.state.append(_Unit(alt, tx, ref_inputs[tx.strand], alt_inputs[key]))
-        return plan
+                plan.state.append(GeneWindows(alt, tx, ref_inputs[tx.strand], alt_inputs[key]))
+
+    # ------------------------------------------------------------------ outputs
+    def aligned_outputs(self, variant: Variant, plan: RecordPlan, outputs: list) -> list[AlignedOutputs]:
+        """Per (ALT, gene) of the plan, in INFO order: ``(18, 201)`` outputs over POS-100 .. POS+100."""
+        return [AlignedOutputs(u.alt, u.tx, u.tx.strand, variant.pos1 - FLANK,
+                               *align_outputs(outputs[u.ref_input], outputs[u.alt_input], u.tx.strand,
+                                              len(variant.ref), len(u.alt)))
+                for u in plan.state]
+
+    def plot_tracks(self, aligned: AlignedOutputs, distance: int) -> list[Track]:
+        """Over POS-D..POS+D (``D <= 100``): ``acceptor`` and ``donor`` (kind ``site``), then the 15 tissue
+        usages (kind ``usage``), each side's usage zeroed where its max(acceptor, donor) is below 0.09,
+        as the tissue scores use them."""
+        y_ref, y_alt = aligned.ref, aligned.alt_out
+        keep = slice(FLANK - distance, FLANK + distance + 1)
+        out = [make_track(name, y_ref[ch, keep], y_alt[ch, keep]) for ch, name in ((1, "acceptor"), (2, "donor"))]
+        usage = [y[3:] * (splice_probability(y) >= SPLICE_MASK_THRESHOLD)[None, :] for y in (y_ref, y_alt)]
+        out += [make_track(name, usage[0][t, keep], usage[1][t, keep], "usage") for t, name in enumerate(TISSUE_NAMES)]
+        return out
 
     def finish(self, variant: Variant, plan: RecordPlan, outputs: list[np.ndarray]) -> RecordResult:
         """``outputs[i]`` is the network output ``(18, L_i - 8000)`` for ``plan.inputs[i]``."""
@@ -268,7 +290,7 @@ class SpTransformerScorer:
         for unit in plan.state:
             key = (unit.ref_input, unit.alt_input)
             if key not in done:
-                y_ref, y_alt = aligned_outputs(
+                y_ref, y_alt = align_outputs(
                     outputs[unit.ref_input], outputs[unit.alt_input], unit.tx.strand, len(variant.ref), len(unit.alt)
                 )
                 score, tissue = strand_scores(y_ref, y_alt, SPLICE_MASK_THRESHOLD)
