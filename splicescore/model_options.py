@@ -1,9 +1,9 @@
-"""Model options: each model package declares its own (``OPTIONS``: name -> default), and a run
+"""Model options: each model's registry entry declares its own (:attr:`splicescore.models.ModelEntry.options`: name -> default), and a run
 holds the values per model (:attr:`splicescore.pipeline.RunConfig.model_options`).
 
 Option names are unique across models (``pangolin_mask``, ``hal_ref_psi``, ...), so the CLI flags
 and the Python API's keywords stay flat; :func:`split_options` files them under their model. A
-model may also declare ``cache_settings(options) -> dict``: what of its options goes into the score
+model may also declare ``cache_settings(options) -> dict`` (:attr:`~splicescore.models.ModelEntry.cache_settings`): what of its options goes into the score
 cache key (e.g. a file's sha256 instead of its path); by default the options themselves.
 """
 
@@ -20,7 +20,7 @@ def _plugins():
 
 def declared() -> dict[str, dict]:
     """``{model: {option: default}}`` of every available model."""
-    return {name: dict(getattr(plugin, "OPTIONS", {})) for name, plugin in _plugins()}
+    return {name: dict(plugin.options) for name, plugin in _plugins()}
 
 
 def owner(option: str) -> str | None:
@@ -63,6 +63,6 @@ def cache_settings(model_options: dict) -> dict:
     out: dict = {}
     for name, plugin in _plugins():
         options = merged(model_options, name)
-        settings = getattr(plugin, "cache_settings", None)
+        settings = plugin.cache_settings
         out.update(settings(options) if settings else options)
     return out

@@ -37,10 +37,10 @@ from splicescore.core.scorer import SKIP_REASONS, Variant, read_and_check
 def _plot_models() -> tuple[str, ...]:
     from splicescore import models
 
-    return tuple(n for n in models.available() if hasattr(models.get(n), "PLOT_MAX_DISTANCE"))
+    return tuple(n for n in models.available() if models.get(n).plot_max_distance is not None)
 
 
-#: models ``splicescore plot`` draws: those whose package declares ``PLOT_MAX_DISTANCE`` (the sliding
+#: models ``splicescore plot`` draws: those whose registry entry has a ``plot_max_distance`` (the sliding
 #: splicing models; their scorers give ``aligned_outputs`` and ``plot_tracks``)
 PLOT_MODELS = _plot_models()
 #: figure formats by ``-o`` extension
@@ -117,12 +117,12 @@ def figure_format(path: str) -> str:
 
 
 def check_distance(model: str, distance: int) -> None:
-    """``-D`` within the model's ``PLOT_MAX_DISTANCE`` (SpTransformer scores POS-100..POS+100 only)."""
+    """``-D`` within the model's ``plot_max_distance`` (SpTransformer scores POS-100..POS+100 only)."""
     from splicescore import models
 
     if model not in PLOT_MODELS:
         raise _unknown_model(model)
-    limit = models.get(model).PLOT_MAX_DISTANCE
+    limit = models.get(model).plot_max_distance
     if not 0 <= distance <= limit:
         raise UsageError(f"-D {distance}: {model} plots positions within {limit} nt of the variant (0..{limit})")
 

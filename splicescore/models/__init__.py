@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from splicescore.errors import UsageError
 
@@ -53,6 +53,15 @@ class ModelEntry:
     score_sequences : callable or None
         ``(net, rows: list[dict], cfg: SeqsConfig, device) -> list[dict]``: sequence mode
         (:mod:`splicescore.seqmode`); ``None``: the model has none.
+    options : mapping
+        ``{option: default}``: the model's own settings that change its output
+        (``RunConfig.model_options[name]``; :mod:`splicescore.model_options`). Names are unique across models.
+    cache_settings : callable or None
+        ``(options) -> dict``: what of ``options`` enters the score cache key (e.g. a file's sha256
+        instead of its path); ``None``: the options themselves.
+    plot_max_distance : int or None
+        ``splicescore plot`` draws this model's per-position outputs up to this ``-D``; ``None``: the
+        model has no per-position tracks to draw.
     """
 
     spec: WeightSpec
@@ -61,6 +70,9 @@ class ModelEntry:
     make_scorer: Callable[..., Any]
     download: Callable[..., list[Path]] | None = None
     score_sequences: Callable[..., list[dict]] | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    cache_settings: Callable[[Mapping[str, Any]], dict] | None = None
+    plot_max_distance: int | None = None
 
     @property
     def name(self) -> str:

@@ -67,4 +67,4 @@ def make_scorer(cfg, reference, annotation):
 
 
 #: the registry entry (:class:`splicescore.models.ModelEntry`)
-MODEL = ModelEntry(SPEC, convert_official, build_network, make_scorer, score_sequences=score_sequences)
+MODEL = ModelEntry(SPEC, convert_official, build_network, make_scorer, score_sequences=score_sequences, options=OPTIONS, cache_settings=cache_settings)
