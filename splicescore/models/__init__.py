@@ -41,8 +41,9 @@ class ModelEntry:
     convert_official : callable
         ``(found: dict[str, Path]) -> dict[str, torch.Tensor]``: the official files (by their
         :attr:`WeightSpec.files` names) -> state dict of the model's network.
-    build_network : callable
-        ``() -> torch.nn.Module``: the (untrained) network the converted state dict loads into.
+    network : str
+        The name of the network class in the package's ``network`` module (an ``nn.Module`` built with
+        its default hyper-parameters, the converted state dict loads into it): :meth:`build_network`.
     make_scorer : callable
         ``(cfg, reference, annotation) -> Scorer``: the VCF scorer (:mod:`splicescore.core.scorer`);
         ``annotation`` is a callable returning the run's :class:`~splicescore.io.annotation.GeneIndex`
@@ -66,7 +67,7 @@ class ModelEntry:
 
     spec: WeightSpec
     convert_official: Callable[[dict[str, Path]], Any]
-    build_network: Callable[[], Any]
+    network: str
     make_scorer: Callable[..., Any]
     download: Callable[..., list[Path]] | None = None
     score_sequences: Callable[..., list[dict]] | None = None
@@ -77,6 +78,11 @@ class ModelEntry:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def build_network(self):
+        """The (untrained) network of this model (imported on first use, so the registry stays light)."""
+        module = importlib.import_module(f"splicescore.models.{self.name}.network")
+        return getattr(module, self.network)()
 
 
 def available() -> list[str]:

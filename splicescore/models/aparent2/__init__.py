@@ -38,12 +38,6 @@ def convert_official(found: dict[str, Path]) -> dict[str, torch.Tensor]:
     return convert_aparent2_h5(found[H5])
 
 
-def build_network() -> torch.nn.Module:
-    from splicescore.models.aparent2.network import Aparent2Net
-
-    return Aparent2Net()
-
-
 #: APARENT2's options: a BED/GTF of PAS sites (instead of motif search)
 OPTIONS = {"pas": None}
 
@@ -67,4 +61,4 @@ def make_scorer(cfg, reference, annotation):
 
 
 #: the registry entry (:class:`splicescore.models.ModelEntry`)
-MODEL = ModelEntry(SPEC, convert_official, build_network, make_scorer, score_sequences=score_sequences, options=OPTIONS, cache_settings=cache_settings)
+MODEL = ModelEntry(SPEC, convert_official, "Aparent2Net", make_scorer, score_sequences=score_sequences, options=OPTIONS, cache_settings=cache_settings)

@@ -57,7 +57,7 @@ from splicescore.io.genome import Reference
 from splicescore.models.aparent2.pas_sites import HEXAMER, PasSites
 from splicescore.models.aparent2.official import delta_logodds, encode_aparent2
 from splicescore.core.scorer import RecordContext, RecordPlan, RecordResult, SiteWindowScorer, Variant
-from splicescore.core.alleles import apply_allele, trim_allele
+from splicescore.core.alleles import apply_allele, changes_span, check_strand, trim_allele
 
 WINDOW = 205
 UPSTREAM = 70  # window index of the anchor (first hexamer base)
@@ -79,25 +79,20 @@ _CLEAN = re.compile(r"[^ACGTN]")
 # ----------------------------------------------------------------------------------------------
 # geometry
 # ----------------------------------------------------------------------------------------------
-def _check_strand(strand: str) -> None:
-    if strand not in ("+", "-"):
-        raise ValueError(f"strand must be '+' or '-', got {strand!r}")
-
-
 def pas_anchor(pas_pos1: int, strand: str) -> int:
     """The hexamer's 5' base on its strand (window index 70)."""
-    _check_strand(strand)
+    check_strand(strand)
     return pas_pos1 if strand == "+" else pas_pos1 + HEXAMER - 1
 
 
 def anchor_to_pas_pos(anchor1: int, strand: str) -> int:
-    _check_strand(strand)
+    check_strand(strand)
     return anchor1 if strand == "+" else anchor1 - (HEXAMER - 1)
 
 
 def window_span(anchor1: int, strand: str) -> tuple[int, int]:
     """1-based inclusive genomic span of the 205-nt window of the PAS anchored at ``anchor1``."""
-    _check_strand(strand)
+    check_strand(strand)
     if strand == "+":
         return anchor1 - UPSTREAM, anchor1 + DOWNSTREAM
     return anchor1 - DOWNSTREAM, anchor1 + UPSTREAM
@@ -119,17 +114,6 @@ def cut_window(seq: str, seq_start1: int, anchor1: int, strand: str) -> str:
     return clean_window(w if strand == "+" else reverse_complement(w))
 
 
-def touches(first: int, last: int, pos1: int, ref: str, alt: str) -> bool:
-    """Whether the allele changes the 1-based inclusive span ``[first, last]``: its trimmed changed
-    bases overlap it, or an insertion falls strictly inside it."""
-    start, r, a = trim_allele(pos1, ref, alt)
-    if not r and not a:
-        return False
-    if not r:  # insertion between start - 1 and start
-        return first < start <= last
-    return start <= last and start + len(r) - 1 >= first
-
-
 def alt_anchor(anchor1: int, strand: str, start1: int, ref_core: str, alt_core: str) -> int:
     """Position of a reference anchor in the alternative sequence (coordinates of the same origin).
 
@@ -137,7 +121,7 @@ def alt_anchor(anchor1: int, strand: str, start1: int, ref_core: str, alt_core: 
     (insertion: at or before it); a length-changing allele that covers the anchor keeps the window's
     5' end in place (+: the anchor stays; -: it moves with the bases right of the change).
     """
-    _check_strand(strand)
+    check_strand(strand)
     delta = len(alt_core) - len(ref_core)
     if not ref_core:
         moved = start1 <= anchor1
@@ -165,7 +149,7 @@ def ref_anchor_of_created(alt_anchor1: int, start1: int, ref_core: str, alt_core
 def find_motifs(seq: str, seq_start1: int, strand: str, motifs: Iterable[str] = MOTIFS) -> list[int]:
     """Leftmost 1-based positions of every (overlapping) motif occurrence on ``strand`` of ``seq``
     (case-insensitive), sorted."""
-    _check_strand(strand)
+    check_strand(strand)
     s = seq.upper()
     out = set()
     for m in motifs:
@@ -204,7 +188,7 @@ def candidates_from_sequence(
         for anchor in ref_hits:
             moved = alt_anchor(anchor, strand, start1, r, a)
             images.add(moved)
-            if touches(*window_span(anchor, strand), pos1, ref, alt):
+            if changes_span(*window_span(anchor, strand), pos1, ref, alt):
                 found[(strand, anchor)] = Candidate(strand, anchor, moved, "ref")
         # hexamers of the alternative sequence that overlap the changed bases (or the junction of a deletion)
         lo, hi = (start1, start1 + len(a) - 1) if a else (start1 - 1, start1)
@@ -225,7 +209,7 @@ def candidates_from_sites(sites: Iterable[tuple[int, str]], pos1: int, ref: str,
     out = {}
     for pas_pos1, strand in sites:
         anchor = pas_anchor(pas_pos1, strand)
-        if touches(*window_span(anchor, strand), pos1, ref, alt):
+        if changes_span(*window_span(anchor, strand), pos1, ref, alt):
             out[(strand, anchor)] = Candidate(strand, anchor, alt_anchor(anchor, strand, start1, r, a), "file")
     return sorted(out.values(), key=lambda c: (c.pas_pos1, c.strand))
 

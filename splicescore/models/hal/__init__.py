@@ -38,12 +38,6 @@ def convert_official(found: dict[str, Path]) -> dict[str, torch.Tensor]:
     return convert_hal_npz(found[NPZ])
 
 
-def build_network() -> torch.nn.Module:
-    from splicescore.models.hal.network import HALNet
-
-    return HALNet()
-
-
 #: HAL's options: the exon's reference PSI, for dPSI
 OPTIONS = {"hal_ref_psi": None}
 
@@ -56,4 +50,4 @@ def make_scorer(cfg, reference, annotation):
 
 
 #: the registry entry (:class:`splicescore.models.ModelEntry`)
-MODEL = ModelEntry(SPEC, convert_official, build_network, make_scorer, score_sequences=score_sequences, options=OPTIONS)
+MODEL = ModelEntry(SPEC, convert_official, "HALNet", make_scorer, score_sequences=score_sequences, options=OPTIONS)

@@ -64,12 +64,6 @@ def convert_official(found: dict[str, Path]) -> dict[str, torch.Tensor]:
     return convert_pangolin_files(paths, check_names=False)
 
 
-def build_network() -> torch.nn.Module:
-    from splicescore.models.pangolin.network import PangolinEnsemble
-
-    return PangolinEnsemble()
-
-
 def download(workdir: Path, log: Callable[[str], None], base_url: str | None = None,
              timeout: float | None = None) -> list[Path]:
     """The 12 files from the official GitHub repository (raw URLs, ~1.5 MB each).
@@ -118,4 +112,4 @@ def make_scorer(cfg, reference, annotation):
 
 
 #: the registry entry (:class:`splicescore.models.ModelEntry`)
-MODEL = ModelEntry(SPEC, convert_official, build_network, make_scorer, download, score_sequences, options=OPTIONS, plot_max_distance=PLOT_MAX_DISTANCE)
+MODEL = ModelEntry(SPEC, convert_official, "PangolinEnsemble", make_scorer, download, score_sequences, options=OPTIONS, plot_max_distance=PLOT_MAX_DISTANCE)

@@ -39,12 +39,6 @@ def convert_official(found: dict[str, Path]) -> dict[str, torch.Tensor]:
     return convert_spliceai_files([found[f"spliceai{i}.h5"] for i in range(1, 6)])
 
 
-def build_network() -> torch.nn.Module:
-    from splicescore.models.spliceai.network import SpliceAIEnsemble
-
-    return SpliceAIEnsemble()
-
-
 def download(workdir: Path, log: Callable[[str], None]) -> list[Path]:
     """The spliceai 1.3.1 wheel from PyPI (through pip, so pip's index settings apply)."""
     log("splicescore: downloading the spliceai==1.3.1 wheel from PyPI (16 MB, once) ...")
@@ -78,4 +72,4 @@ def make_scorer(cfg, reference, annotation):
 
 
 #: the registry entry (:class:`splicescore.models.ModelEntry`)
-MODEL = ModelEntry(SPEC, convert_official, build_network, make_scorer, download, score_sequences, options=OPTIONS, plot_max_distance=PLOT_MAX_DISTANCE)
+MODEL = ModelEntry(SPEC, convert_official, "SpliceAIEnsemble", make_scorer, download, score_sequences, options=OPTIONS, plot_max_distance=PLOT_MAX_DISTANCE)

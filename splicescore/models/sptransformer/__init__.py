@@ -47,12 +47,6 @@ def convert_official(found: dict[str, Path]) -> dict[str, torch.Tensor]:
     return convert_sptransformer_checkpoint(found[CHECKPOINT])
 
 
-def build_network() -> torch.nn.Module:
-    from splicescore.models.sptransformer.network import SpTransformerNet
-
-    return SpTransformerNet()
-
-
 #: SpTransformer's options: Y/N tissue flags instead of tissue scores in INFO
 OPTIONS = {"sptransformer_flags": False}
 
@@ -71,4 +65,4 @@ def make_scorer(cfg, reference, annotation):
 
 
 #: the registry entry (:class:`splicescore.models.ModelEntry`)
-MODEL = ModelEntry(SPEC, convert_official, build_network, make_scorer, score_sequences=score_sequences, options=OPTIONS, plot_max_distance=PLOT_MAX_DISTANCE)
+MODEL = ModelEntry(SPEC, convert_official, "SpTransformerNet", make_scorer, score_sequences=score_sequences, options=OPTIONS, plot_max_distance=PLOT_MAX_DISTANCE)

@@ -181,16 +181,8 @@ class FeedForward(nn.Module):
 class TransformerLayer(nn.Module):
     """``x + Attn(LN(x))`` then ``+ FF(LN(x))`` (pre-norm, not reversible)."""
 
-    def __init__(
-        self,
-        dim: int = 256,
-        heads: int = 8,
-        n_local_heads: int = 2,
-        bucket_size: int = 64,
-        ff_mult: int = 4,
-        ff_chunks: int = 10,
-        ln_eps: float = 1e-5,
-    ):
+    def __init__(self, dim: int, heads: int, n_local_heads: int, bucket_size: int, ff_mult: int, ff_chunks: int,
+                 ln_eps: float):  # the hyper-parameters are SpTransformerNet's (one place for their values)
         super().__init__()
         self.attn_norm = nn.LayerNorm(dim, eps=ln_eps)
         self.attn = SinkhornSelfAttention(dim, heads, n_local_heads, bucket_size)
