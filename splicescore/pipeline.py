@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from splicescore import __version__, signals, weights
+from splicescore import __version__, models, signals, weights
 from splicescore.io.annotation import load_annotation
 from splicescore.errors import InputError, ResumeMismatch, SpliceScoreError, UsageError, WeightsError
 from splicescore.io.genome import Reference
@@ -41,7 +41,7 @@ class RunConfig:
     output: str
     reference: str
     annotation: str = "grch38"
-    models: tuple[str, ...] = ("spliceai",)
+    models: tuple[str, ...] = (models.DEFAULT,)  # the registry's default model (the CLI's -m default)
     distance: int = 50
     mask: bool = False
     batch_size: int = 64
@@ -84,19 +84,20 @@ class _Annotation:
     def __call__(self):
         if self._genes is None:
             builtin = None
-            if self.cfg.annotation in ("grch37", "grch38"):
-                if not weights.is_installed("spliceai", self.cfg.weights_home):
+            provider = models.gene_table_provider(self.cfg.annotation)
+            if provider is not None:  # a built-in gene table (-a grch37/grch38) that a model's weights bring
+                name, label = provider.name, provider.gene_tables_label
+                if not weights.is_installed(name, self.cfg.weights_home):
                     raise UsageError(
-                        f"-a {self.cfg.annotation}: the built-in gene tables come with the SpliceAI weights; "
-                        "run `splicescore weights fetch spliceai` or give a GTF/GFF3"
+                        f"-a {self.cfg.annotation}: the built-in gene tables come with the {label} weights; "
+                        f"run `splicescore weights fetch {name}` or give a GTF/GFF3"
                     )
-                builtin = weights.extra_dir("spliceai", self.cfg.weights_home)
+                builtin = weights.extra_dir(name, self.cfg.weights_home)
                 if not (builtin / f"{self.cfg.annotation}.txt").is_file():
                     raise WeightsError(
-                        f"-a {self.cfg.annotation}: the cached SpliceAI weights ({builtin.parent}) were imported "
-                        f"without the package's gene tables ({self.cfg.annotation}.txt); run `splicescore weights "
-                        "fetch spliceai`, or `splicescore weights import spliceai` with the spliceai-1.3.1 wheel "
-                        "(or with grch37.txt/grch38.txt from its spliceai/annotations/), or give a GTF/GFF3 with -a"
+                        f"-a {self.cfg.annotation}: the cached {label} weights ({builtin.parent}) were imported "
+                        f"without the package's gene tables ({self.cfg.annotation}.txt); {provider.gene_tables_hint}"
+                        ", or give a GTF/GFF3 with -a"
                     )
             self._genes = load_annotation(self.cfg.annotation, self.cfg.transcripts, builtin,
                                           types=self.cfg.transcript_types, root=self.cfg.weights_home,
@@ -109,8 +110,6 @@ def build_models(cfg: RunConfig, reference: Reference, device: torch.device, ann
 
     ``annotation`` (a ``_Annotation`` of ``cfg``) lets a caller that builds scorers again for other
     options (:class:`splicescore.api.Session`) keep one loaded annotation."""
-    from splicescore import models
-
     if not cfg.models:
         raise UsageError("no model given (--model)")
     annotation = annotation or _Annotation(cfg)

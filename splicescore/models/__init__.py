@@ -16,6 +16,8 @@ from splicescore.errors import UsageError
 
 #: every model splicescore knows, in the order of the CLI help (the registry: one line per model)
 NAMES = ("spliceai", "pangolin", "sptransformer", "aparent2", "hal")
+#: the model a run uses when none is given (``splicescore vcf`` without ``-m``)
+DEFAULT = NAMES[0]
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,10 @@ class ModelEntry:
     cache_settings : callable or None
         ``(options) -> dict``: what of ``options`` enters the score cache key (e.g. a file's sha256
         instead of its path); ``None``: the options themselves.
+    gene_tables : tuple of str
+        Built-in gene tables (``-a NAME``) that come with the model's weights as ``extras`` files
+        ``NAME.txt``; ``gene_tables_label`` names the model in messages and ``gene_tables_hint`` says how
+        to install them.
     plot_max_distance : int or None
         ``splicescore plot`` draws this model's per-position outputs up to this ``-D``; ``None``: the
         model has no per-position tracks to draw.
@@ -74,6 +80,9 @@ class ModelEntry:
     options: Mapping[str, Any] = field(default_factory=dict)
     cache_settings: Callable[[Mapping[str, Any]], dict] | None = None
     plot_max_distance: int | None = None
+    gene_tables: tuple[str, ...] = ()
+    gene_tables_label: str = ""
+    gene_tables_hint: str = ""
 
     @property
     def name(self) -> str:
@@ -83,6 +92,15 @@ class ModelEntry:
         """The (untrained) network of this model (imported on first use, so the registry stays light)."""
         module = importlib.import_module(f"splicescore.models.{self.name}.network")
         return getattr(module, self.network)()
+
+
+def gene_table_provider(annotation: str) -> ModelEntry | None:
+    """The entry whose weights bring the built-in gene table ``annotation`` (``-a grch38``), if any."""
+    for name in available():
+        entry = get(name)
+        if annotation in entry.gene_tables:
+            return entry
+    return None
 
 
 def available() -> list[str]:

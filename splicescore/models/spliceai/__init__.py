@@ -71,5 +71,11 @@ def make_scorer(cfg, reference, annotation):
                           all_nonzero=cfg.options_for("spliceai")["all_nonzero"])
 
 
+#: how to install the built-in gene tables (-a grch37/grch38, GENCODE V24 from the wheel)
+GENE_TABLES_HINT = ("run `splicescore weights fetch spliceai`, or `splicescore weights import spliceai` with the "
+                    "spliceai-1.3.1 wheel (or with grch37.txt/grch38.txt from its spliceai/annotations/)")
+
+
 #: the registry entry (:class:`splicescore.models.ModelEntry`)
-MODEL = ModelEntry(SPEC, convert_official, "SpliceAIEnsemble", make_scorer, download, score_sequences, options=OPTIONS, plot_max_distance=PLOT_MAX_DISTANCE)
+MODEL = ModelEntry(SPEC, convert_official, "SpliceAIEnsemble", make_scorer, download, score_sequences, options=OPTIONS, plot_max_distance=PLOT_MAX_DISTANCE,
+                   gene_tables=("grch37", "grch38"), gene_tables_label="SpliceAI", gene_tables_hint=GENE_TABLES_HINT)
