@@ -22,7 +22,9 @@ per measurement as it goes (also to ``--out``), and a table last. Sections:
    their official ALT, and indels on the same tracks).
 4. ``speed``: SNV/s for both engines, fp32 and bf16, at a few batch sizes (``dense``: 200 SNVs per
    track of 1,000 outputs; ``isolated``: one SNV per 10,101-nt track), with peak memory and the
-   FLOP rate as a fraction of a measured conv1d/matmul ceiling.
+   FLOP rate as a fraction of a measured conv1d/matmul ceiling. SpliceAI's rows reduce each chunk
+   to its DS/DP on the device (``SpliceAIDeltaRequest``, as the pipeline does), so only the scores
+   come back.
 5. ``oom``: under ``torch.cuda.set_per_process_memory_fraction`` the engine and ``predict`` meet
    an out-of-memory error, halve, remember and finish with the same numbers.
 
@@ -47,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # conv_flops
 from splicescore.nn.engine import Engine  # noqa: E402
 from splicescore.nn.incremental import AltEdit  # noqa: E402
 from splicescore.nn.predict import exact_math, predict  # noqa: E402
+from splicescore.nn.reduce import SpliceAIDeltaRequest  # noqa: E402
 from splicescore.nn.tracks import TrackAlt  # noqa: E402
 
 CONTEXT = 10_000
@@ -195,13 +198,18 @@ def engines(args, device):
         keys = [k for k in sorted({k.split("_")[0] for k in sai.files}) if f"{k}_x_ref" in sai.files]
         snvs = [k for k in keys if sai[f"{k}_x_ref"].shape == sai[f"{k}_x_alt"].shape][: args.keys]
         golden_alt = {i: sai[f"{k}_y_alt_model1"].T for i, k in zip(golden_alt, snvs)}
+    request = spliceai_request(inputs)
     with torch.inference_mode():
         b = Engine("batched", device)(net, inputs)
         w = Engine("windows", device)(net, inputs)
+        on_device = request.unpack(Engine("batched", device)(net, inputs, reduce=request))
+        on_host = request.unpack(request([torch.from_numpy(y) for y in b]))  # numpy's numbers (tests/test_reduce.py)
     diff = max(float(np.abs(x - y).max()) for x, y in zip(b, w))
     gold = max(float(np.abs(b[i] - y).max()) for i, y in golden_alt.items())
+    same = all(all(np.array_equal(r[k], h[k]) for k in r) for r, h in zip(on_device, on_host))
     emit(args.out, section="engines", model="spliceai", replicas=len(net.replicas), tracks=args.keys, edits=3 * args.keys,
-         batched_vs_windows=diff, batched_vs_official_alt=gold, ok=diff <= 1e-6 and gold <= 1e-5)
+         batched_vs_windows=diff, batched_vs_official_alt=gold, device_reduction_equals_host=same,
+         ok=diff <= 1e-6 and gold <= 1e-5 and same)
 
 
 def _synthetic(kind: str, n_snv: int, rng) -> list:
@@ -226,6 +234,14 @@ def chunk_inputs(pairs: list) -> list:
         inputs.append(x)
         inputs += [TrackAlt(t, e) for e in edits]
     return inputs
+
+
+def spliceai_request(inputs: list) -> SpliceAIDeltaRequest:
+    """The pipeline's device reduction of a chunk of tracks and their edits: DS/DP of every edit
+    (plus strand; REF positions from its track's outputs, the exon boundary at POS)."""
+    units = [(x.track, x.edit.out_lo - CONTEXT // 2, i, False, x.edit.ref_len, len(x.edit.alt), 0)
+             for i, x in enumerate(inputs) if isinstance(x, TrackAlt)]
+    return SpliceAIDeltaRequest(units, 2 * D + 1)
 
 
 def conv_ceiling(args, device, dtype) -> float:
@@ -299,15 +315,16 @@ def _speed_row(args, device, net, model, kind, inputs, engine_name, precision, b
     # chunks as the pipeline hands them over: dense one track each, isolated 2 x batch tracks
     per = 1 if kind == "dense" else 2 * bs
     chunks = [chunk_inputs(inputs[k : k + per]) for k in range(0, len(inputs), per)]
+    requests = [spliceai_request(c) if model == "spliceai" else None for c in chunks]
     reset_peak(device)
     with torch.inference_mode():
         if not args.quick:
-            engine(net, chunks[0])  # warm-up (cuDNN autotuning, allocator)
+            engine(net, chunks[0], reduce=requests[0])  # warm-up (cuDNN autotuning, allocator)
         sync(device)
         snvs, t0, done = 0, time.perf_counter(), 0
         flops0 = engine.flops
-        for c in chunks:
-            engine(net, c)
+        for c, request in zip(chunks, requests):
+            engine(net, c, reduce=request)
             snvs += sum(isinstance(x, TrackAlt) for x in c)
             done += 1
             if time.perf_counter() - t0 > args.seconds:
@@ -323,7 +340,7 @@ def _speed_row(args, device, net, model, kind, inputs, engine_name, precision, b
                                            - CONTEXT) for c in chunks[:done] for x in c)
     rate = flops / seconds / 1e12
     emit(args.out, section="speed", model=model, input=kind, engine=engine_name, precision=precision, batch=bs,
-         snvs=snvs, seconds=round(seconds, 3), snv_per_s=round(snvs / seconds, 1),
+         reduced_on_device=model == "spliceai", snvs=snvs, seconds=round(seconds, 3), snv_per_s=round(snvs / seconds, 1),
          gflop_per_snv=round(flops / max(1, snvs) / 1e9, 2), tflops=round(rate, 3),
          of_conv_ceiling=round(rate / ceiling[0], 3), peak_mib=round(peak_mib(device)))
 

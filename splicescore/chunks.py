@@ -56,7 +56,9 @@ class ModelWork:
     todo: list
     plans: list
     inputs: list
+    reduction: object = None  # the scorer's UnitReduction of these plans, or None
     outputs: list | None = None
+    reduced: list | None = None  # per unit, when the engine ran the reduction (then outputs stay None)
 
 
 @dataclass
@@ -81,25 +83,29 @@ def plan_job(chunk: list, first_index: int, built, cache=None, refcheck=None) ->
         stored = [cache.get(k) for k in keys] if cache else [None] * len(chunk)
         todo = [v for v, r in zip(job.variants, stored) if r is None]
         inputs, plans = scorer.plan_chunk(todo)  # plans may share inputs across records (reference tracks)
-        job.work.append(ModelWork(keys, stored, todo, plans, inputs))
+        job.work.append(ModelWork(keys, stored, todo, plans, inputs, scorer.reduction(todo, plans)))
     return job
 
 
 def make_computer(cfg, scorers: list, nets: list, device: torch.device, run_windows=predict):
     """``job -> None``: runs every model's network inputs of a job on ``device`` (a device worker;
     ``nets[k]`` is model ``k``'s network on that device) through the one engine
-    (:class:`splicescore.nn.engine.Engine`), which picks the path per network and device.
+    (:class:`splicescore.nn.engine.Engine`), which picks the path per network and device. Where the
+    outputs stay on the device (the batched path, any GPU path) and the scorer gives a reduction,
+    only that reduction's result comes back.
     ``run_windows``: what runs plain windows (:func:`splicescore.nn.predict.predict`)."""
     from splicescore.nn.engine import Engine
 
-    # the CPU's plain windows are exact fp32 only (reduced precision there: the batched engine's convolutions)
-    run = functools.partial(run_windows, precision=cfg.precision if device.type != "cpu" else "fp32")
-    engines = [Engine(getattr(cfg, "engine", "auto"), device, cfg.batch_size, max_positions(cfg, scorer), cfg.precision,
-                      run=lambda net, xs, bs, dev, mp: run(net, xs, bs, dev, mp)) for scorer in scorers]
+    run = functools.partial(run_windows, precision=cfg.precision)
+    engines = [Engine(cfg.engine, device, cfg.batch_size, max_positions(cfg, scorer), cfg.precision, run=run)
+               for scorer in scorers]
 
     def compute(job: ChunkJob) -> None:
         for engine, net, w in zip(engines, nets, job.work):
-            w.outputs = engine(net, w.inputs)
+            if w.reduction is not None and engine.reduces_on_device(net, w.inputs):
+                w.reduced = w.reduction.unpack(engine(net, w.inputs, reduce=w.reduction))
+            else:
+                w.outputs = engine(net, w.inputs)
 
     return compute
 
@@ -144,7 +150,7 @@ def finish_results(job: ChunkJob, built, stats: Statistics, cache=None) -> tuple
     per_model = []
     fresh = []  # (key, result) of the results computed here, for the cache
     for (scorer, _), w in zip(built, job.work):
-        computed = scorer.finish_chunk(w.todo, w.plans, w.outputs)
+        computed = scorer.finish_chunk(w.todo, w.plans, w.outputs, w.reduced)
         stats.windows += len(w.inputs)
         new = iter(computed)
         results = [r if r is not None else next(new) for r in w.stored]

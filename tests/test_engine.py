@@ -485,19 +485,27 @@ def test_engine_reduction_hook_equals_host_scores(path):
     outputs = engine(net, inputs)
     seen = []
 
+    request = SpliceAIDeltaRequest(units, cov)
+
     def probe(device_outputs):
         seen.append(all(isinstance(y, torch.Tensor) and y.device == engine.device for y in device_outputs))
-        return SpliceAIDeltaRequest(units, cov, True)(device_outputs)
+        return request(device_outputs)
 
-    for mask in (False, True):
-        ds, dp = engine(net, inputs, reduce=probe if mask else SpliceAIDeltaRequest(units, cov, False))
-        assert isinstance(ds, np.ndarray) and ds.dtype == np.float32 and dp.dtype == np.int64
-        for k, (ri, ro, ai, minus, rl, al, bo) in enumerate(units):
-            y_ref, y_alt = outputs[ri].T, outputs[ai].T
-            if minus:
-                y_ref, y_alt = y_ref[::-1], y_alt[::-1]
-            want = delta_scores(y_ref[ro : ro + cov], align_alt(y_alt, rl, al, cov), cov, bo, mask)
-            assert ds[k].tobytes() == np.array(want.ds, np.float32).tobytes() and tuple(dp[k]) == want.dp
+    rows = request.unpack(engine(net, inputs, reduce=probe))
+    for k, (ri, ro, ai, minus, rl, al, bo) in enumerate(units):
+        y_ref, y_alt = outputs[ri].T, outputs[ai].T
+        if minus:
+            y_ref, y_alt = y_ref[::-1], y_alt[::-1]
+        y_ref, y_alt = y_ref[ro : ro + cov], align_alt(y_alt, rl, al, cov)
+        assert rows[k]["ds_raw"].dtype == np.float32 and rows[k]["dp"].dtype == np.int64
+        for mask in (False, True):
+            want = delta_scores(y_ref, y_alt, cov, bo, mask)
+            ds = rows[k]["ds_masked" if mask else "ds_raw"]
+            assert ds.tobytes() == np.array(want.ds, np.float32).tobytes() and tuple(rows[k]["dp"]) == want.dp
+        at = np.array(want.dp) + cov // 2
+        channels = [1, 1, 2, 2]
+        assert rows[k]["ref"].tobytes() == y_ref[at, channels].tobytes()
+        assert rows[k]["alt"].tobytes() == y_alt[at, channels].tobytes()
     assert seen == [True]
 
 

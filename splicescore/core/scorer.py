@@ -153,6 +153,11 @@ class Scorer(ABC):
     def finish(self, variant: Variant, plan: RecordPlan, outputs: list) -> RecordResult:
         """The record's result from the network outputs of its plan's inputs."""
 
+    def finish_reduced(self, variant: Variant, plan: RecordPlan, reduced: list) -> RecordResult:
+        """The record's result from ``reduced``, the unpacked result of the chunk's
+        :meth:`reduction` (one row per unit of the chunk), for a scorer that gives one."""
+        raise NotImplementedError(f"{self.name} has no reduction")
+
     @abstractmethod
     def reach(self) -> int:
         """nt on each side of the REF bases that the model reads (sequence, annotation, sites),
@@ -230,8 +235,19 @@ class Scorer(ABC):
             inputs.extend(p.inputs)
         return inputs, plans
 
-    def finish_chunk(self, variants: list[Variant], plans: list[RecordPlan], outputs: list) -> list[RecordResult]:
-        """Results of a chunk planned by :meth:`plan_chunk` from the outputs of its inputs."""
+    def reduction(self, variants: list[Variant], plans: list[RecordPlan]):
+        """A reduction of the chunk's outputs on the device that :meth:`finish_chunk` can take
+        instead of the outputs (a :class:`~splicescore.nn.reduce.UnitReduction`), or ``None``: the
+        scorer needs the outputs themselves. A scorer that gives one numbers its plans' units
+        (the row of each unit in :meth:`~splicescore.nn.reduce.UnitReduction.unpack`)."""
+        return None
+
+    def finish_chunk(self, variants: list[Variant], plans: list[RecordPlan], outputs: list | None,
+                     reduced: list | None = None) -> list[RecordResult]:
+        """Results of a chunk planned by :meth:`plan_chunk` from the outputs of its inputs, or
+        (``outputs`` None) from ``reduced``, the unpacked result of :meth:`reduction`."""
+        if outputs is None:
+            return [self.finish_reduced(v, p, reduced) for v, p in zip(variants, plans)]
         return [self.finish(v, p, p.outputs_of(outputs)) for v, p in zip(variants, plans)]
 
 

@@ -105,6 +105,12 @@ class Engine:
         # the tracks path is exact fp32 only; reduced precision on tracks is the batched path's
         return "tracks" if self.device.type == "cpu" and self.precision == "fp32" else "batched"
 
+    def reduces_on_device(self, net, inputs: Sequence) -> bool:
+        """Whether a reduction saves anything here: the outputs are on the device (the batched
+        path, or any path on a GPU), not already numpy arrays on the host (the CPU's tracks and
+        windows paths, whose outputs the scorers reduce in numpy: the same numbers)."""
+        return self.path(net, inputs) == "batched" or self.device.type != "cpu"
+
     def __call__(self, net, inputs: list, reduce: Reduction | None = None):
         """Outputs of ``net`` for ``inputs``: a list of numpy arrays, ``outputs[i]`` for
         ``inputs[i]`` (a :class:`TrackAlt`/:class:`TrackSlice` gets the output of the window it

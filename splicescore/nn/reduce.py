@@ -25,6 +25,7 @@ index on ties in torch as in numpy. Positions are along the last axis, in genomi
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Sequence
 
 import numpy as np
@@ -162,49 +163,124 @@ def pangolin_extremes(loss: torch.Tensor, gain: torch.Tensor) -> tuple:
     return g, gain.gather(-1, g[..., None])[..., 0], lo, loss.gather(-1, lo[..., None])[..., 0]
 
 
-# ----------------------------------------------------------------------------- a request for the engine
+# ----------------------------------------------------------------------------- requests for the engine
 
 
-class SpliceAIDeltaRequest:
-    """A ready :data:`splicescore.nn.engine.Reduction`: DS/DP of many (ALT, transcript) units of a
-    chunk, computed on the device; ``engine(net, inputs, reduce=request)`` returns ``(ds, dp)``
-    numpy arrays ``(n_units, 4)`` (float32, int64) in unit order.
+class UnitReduction(ABC):
+    """A scorer's reduction of one chunk: a :data:`splicescore.nn.engine.Reduction` (``__call__``
+    on the device outputs) whose host result :meth:`unpack` splits into one value per scored unit,
+    in the order the units were given. Units of one (REF length, ALT length) reduce as one batch."""
+
+    def __init__(self, units: Sequence[tuple]):
+        self.units = list(units)
+        self.groups: dict[tuple, list[int]] = {}
+        for k, u in enumerate(self.units):
+            self.groups.setdefault(self.shape_of(u), []).append(k)
+
+    @staticmethod
+    @abstractmethod
+    def shape_of(unit: tuple) -> tuple:
+        """``(ref_len, alt_len)`` of a unit."""
+
+    @abstractmethod
+    def reduce_group(self, outputs: list, shape: tuple, units: list[tuple]) -> dict:
+        """Tensors ``(len(units), ...)`` for the units of one shape."""
+
+    def __call__(self, outputs: list) -> list[dict]:
+        return [self.reduce_group(outputs, shape, [self.units[k] for k in ks]) for shape, ks in self.groups.items()]
+
+    def unpack(self, result: list[dict]) -> list[dict]:
+        """Per unit, in unit order: ``{name: numpy row}`` of the host ``result`` of :meth:`__call__`."""
+        out: list = [None] * len(self.units)
+        for ks, arrays in zip(self.groups.values(), result):
+            for row, k in enumerate(ks):
+                out[k] = {name: a[row] for name, a in arrays.items()}
+        return out
+
+
+def _stacked(outputs: list, index: Sequence[int], minus: Sequence[bool], axis: int) -> torch.Tensor:
+    """``outputs[i]`` of ``index`` stacked, each flipped along ``axis`` where ``minus``."""
+    return torch.stack([torch.flip(outputs[i], (axis,)) if m else outputs[i] for i, m in zip(index, minus)])
+
+
+class SpliceAIDeltaRequest(UnitReduction):
+    """SpliceAI's scores of many (ALT, transcript) units of a chunk, on the device: everything
+    ``SpliceAIScorer.finish`` writes except ``--all-nonzero``'s lists.
 
     Parameters
     ----------
     units : sequence of tuple
-        ``(ref_input, ref_offset, alt_input, minus, ref_len, alt_len, boundary_offset)`` per unit,
-        as ``SpliceAIScorer.finish`` reads them: outputs ``(3, n)`` of inputs ``ref_input`` /
-        ``alt_input``, reversed for a minus-strand transcript, REF positions ``ref_offset ..
-        ref_offset + cov - 1`` (genomic orientation) and the ALT aligned by ``align_alt``.
+        ``(ref_input, ref_offset, alt_input, minus, ref_len, alt_len, boundary_offset)`` per unit:
+        outputs ``(3, n)`` of inputs ``ref_input`` / ``alt_input``, reversed for a minus-strand
+        transcript, REF positions ``ref_offset .. ref_offset + cov - 1`` (genomic orientation) and
+        the ALT aligned by ``align_alt``.
     cov : int
-    mask : bool
+
+    :meth:`unpack` gives per unit ``ds_raw``, ``ds_masked`` (``(4,)`` float32, AG AL DG DL: the
+    ``DeltaScores.ds`` of ``delta_scores`` without / with ``-M 1``), ``dp`` (``(4,)`` int64, the
+    same for both) and ``ref`` / ``alt`` (``(4,)`` float32: the REF and aligned ALT probability of
+    each score's channel at its DP).
     """
 
-    def __init__(self, units: Sequence[tuple], cov: int, mask: bool):
-        self.units = list(units)
+    def __init__(self, units: Sequence[tuple], cov: int):
+        super().__init__(units)
         self.cov = cov
-        self.mask = mask
 
-    def __call__(self, outputs: list) -> tuple[torch.Tensor, torch.Tensor]:
-        device = next((y.device for y in outputs if isinstance(y, torch.Tensor)), torch.device("cpu"))
-        ds = torch.zeros((len(self.units), 4), dtype=torch.float32, device=device)
-        dp = torch.zeros((len(self.units), 4), dtype=torch.long, device=device)
-        groups: dict[tuple, list[int]] = {}  # units of one (ref_len, alt_len) reduce as one batch
-        for k, u in enumerate(self.units):
-            groups.setdefault((u[4], u[5]), []).append(k)
-        for (ref_len, alt_len), ks in groups.items():
-            refs, alts = [], []
-            for k in ks:
-                ref_input, ref_offset, alt_input, minus = self.units[k][:4]
-                y_ref, y_alt = outputs[ref_input].transpose(0, 1), outputs[alt_input].transpose(0, 1)
-                if minus:
-                    y_ref, y_alt = torch.flip(y_ref, (0,)), torch.flip(y_alt, (0,))
-                refs.append(y_ref[ref_offset : ref_offset + self.cov])
-                alts.append(y_alt)
-            y_alt = spliceai_align_alt(torch.stack(alts), ref_len, alt_len, self.cov)
-            offsets = torch.tensor([self.units[k][6] for k in ks], dtype=torch.long, device=device)
-            d, p = spliceai_delta_scores(torch.stack(refs), y_alt, self.cov, offsets, self.mask)
-            index = torch.tensor(ks, dtype=torch.long, device=device)
-            ds[index], dp[index] = d, p
-        return ds, dp
+    @staticmethod
+    def shape_of(unit: tuple) -> tuple:
+        return unit[4], unit[5]
+
+    def _ref_window(self, y: torch.Tensor, ref_offset: int, minus: bool) -> torch.Tensor:
+        """``(3, cov)``: positions ``ref_offset ..`` of ``y`` ``(3, n)`` in genomic orientation."""
+        if not minus:
+            return y[:, ref_offset : ref_offset + self.cov]
+        n = y.shape[-1]
+        return torch.flip(y[:, n - ref_offset - self.cov : n - ref_offset], (-1,))
+
+    def reduce_group(self, outputs: list, shape: tuple, units: list[tuple]) -> dict:
+        ref_len, alt_len = shape
+        minus = [u[3] for u in units]
+        # REF tracks differ in length: each unit's cov positions are cut before stacking
+        y_ref = torch.stack([self._ref_window(outputs[u[0]], u[1], u[3]) for u in units]).transpose(1, 2)
+        y_alt = _stacked(outputs, [u[2] for u in units], minus, -1).transpose(1, 2)  # (N, n, 3)
+        y_alt = spliceai_align_alt(y_alt, ref_len, alt_len, self.cov)
+        boundary = torch.tensor([u[6] for u in units], dtype=torch.long, device=y_ref.device)
+        ds_raw, dp = spliceai_delta_scores(y_ref, y_alt, self.cov, boundary, False)
+        ds_masked, _ = spliceai_delta_scores(y_ref, y_alt, self.cov, boundary, True)
+        at = (dp + self.cov // 2)[..., None]  # (N, 4, 1) window index of each score
+        channels = torch.tensor(_SPLICEAI_CHANNELS, device=y_ref.device)
+        ref_at = y_ref[:, :, channels].transpose(1, 2).gather(-1, at)[..., 0]
+        alt_at = y_alt[:, :, channels].transpose(1, 2).gather(-1, at)[..., 0]
+        return {"ds_raw": ds_raw, "ds_masked": ds_masked, "dp": dp, "ref": ref_at, "alt": alt_at}
+
+
+class PangolinDeltaRequest(UnitReduction):
+    """Pangolin's per-position ``(loss, gain)`` of many (ALT, strand) units of a chunk, on the
+    device (the official ``compute_score``: orientation, alignment, the per-tissue mean over
+    replicates, min/max over tissues); the masking per gene stays on the host.
+
+    Parameters
+    ----------
+    units : sequence of tuple
+        ``(ref_input, alt_input, minus, ref_len, alt_len)`` per unit: outputs ``(R, T, 2d + len)``
+        of inputs ``ref_input`` / ``alt_input`` in network orientation.
+    d : int
+
+    :meth:`unpack` gives per unit ``loss`` and ``gain`` ``(2d + ref_len,)`` (float32; float64 for
+    a deletion), as ``loss_gain(per_tissue_delta(...))``.
+    """
+
+    def __init__(self, units: Sequence[tuple], d: int):
+        super().__init__(units)
+        self.d = d
+
+    @staticmethod
+    def shape_of(unit: tuple) -> tuple:
+        return unit[3], unit[4]
+
+    def reduce_group(self, outputs: list, shape: tuple, units: list[tuple]) -> dict:
+        minus = [u[2] for u in units]
+        ref = _stacked(outputs, [u[0] for u in units], minus, -1)
+        alt = _stacked(outputs, [u[1] for u in units], minus, -1)
+        loss, gain = pangolin_loss_gain(pangolin_per_tissue_delta(ref, alt, self.d))
+        return {"loss": loss, "gain": gain}

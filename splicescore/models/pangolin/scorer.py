@@ -48,6 +48,7 @@ from splicescore.io.annotation import GeneIndex, Transcript
 from splicescore.io.genome import Reference
 from splicescore.models.pangolin import official as ps
 from splicescore.nn.incremental import AltEdit
+from splicescore.nn.reduce import PangolinDeltaRequest
 from splicescore.nn.tracks import TrackAlt, TrackSlice, reference_tracks
 
 INFO_KEY = "Pangolin"
@@ -113,6 +114,7 @@ class StrandWindows:
     ref_input: int
     alt_inputs: dict[str, int] = field(default_factory=dict)
     transcripts: list[list[Transcript]] = field(default_factory=list)  # multi: per gene, all its transcripts
+    reduced_rows: dict[str, int] = field(default_factory=dict)  # per ALT: its row in the chunk's reduction
 
 
 class PangolinScorer(SlidingScorer):
@@ -255,10 +257,41 @@ class PangolinScorer(SlidingScorer):
         ref_mean, alt_mean = ref.mean(axis=0), alt.mean(axis=0)
         return [Track(name, ref_mean[t], alt_mean[t], delta[t]) for t, name in enumerate(TISSUES)]
 
+    def reduction(self, variants: list[Variant], plans: list[RecordPlan]) -> PangolinDeltaRequest | None:
+        """Every (ALT, strand) of the chunk's plans (as :meth:`plan_chunk` made them) as one device
+        request for its ``(loss, gain)``; the masking per gene stays on the host."""
+        units = []
+        for variant, plan in zip(variants, plans):
+            alts, strands = plan.state if plan.state else ((), ())
+            for alt in alts:
+                for unit in strands:
+                    unit.reduced_rows[alt] = len(units)
+                    units.append((unit.ref_input, unit.alt_inputs[alt], unit.strand == "-", len(variant.ref), len(alt)))
+        return PangolinDeltaRequest(units, self.distance) if units else None
+
     def finish(self, variant: Variant, plan: RecordPlan, outputs: list[np.ndarray]) -> RecordResult:
         """``outputs[i]`` is ``(3 replicates, 4 tissues, L_i - 10000)`` for ``plan.inputs[i]``
         (network orientation), or for the chunk's inputs when the plan came from
         :meth:`plan_chunk`."""
+
+        def loss_gain(alt: str, unit: StrandWindows):
+            ref, alt_out = self._aligned(variant, unit, alt, outputs, self.distance)
+            return ps.loss_gain(np.mean(alt_out - ref, axis=0))  # the official per-tissue delta
+
+        return self._result(variant, plan, loss_gain)
+
+    def finish_reduced(self, variant: Variant, plan: RecordPlan, reduced: list[dict]) -> RecordResult:
+        """As :meth:`finish`, from the rows of the chunk's :meth:`reduction`."""
+
+        def loss_gain(alt: str, unit: StrandWindows):
+            row = reduced[unit.reduced_rows[alt]]
+            return row["loss"], row["gain"]
+
+        return self._result(variant, plan, loss_gain)
+
+    def _result(self, variant: Variant, plan: RecordPlan, loss_gain_of) -> RecordResult:
+        """The INFO entries and TSV rows of a record, ``loss_gain_of(alt, unit) -> (loss, gain)``
+        ``(2d + len(REF),)`` per (ALT, strand)."""
         result = RecordResult(skips=list(plan.skips))
         if not plan.state:
             return result
@@ -268,8 +301,7 @@ class PangolinScorer(SlidingScorer):
         tx_entries = []
         for alt in alts:
             for unit in strands:
-                ref, alt_out = self._aligned(variant, unit, alt, outputs, d)
-                loss, gain = ps.loss_gain(np.mean(alt_out - ref, axis=0))  # the official per-tissue delta
+                loss, gain = loss_gain_of(alt, unit)
                 genes = [(gene_name(t), ps.exon_boundary_sites(zip(t.exon_starts1, t.exon_ends1)))
                          for t in unit.genes]
                 fields = ps.score_strand(genes, loss, gain, pos, d, mask=self.mask, cutoff=self.cutoff,

@@ -26,8 +26,9 @@ from splicescore.core.scorer import RecordContext, RecordPlan, RecordResult, Var
 from splicescore.core.sliding import TX_TSV_COLUMNS, SlidingScorer, gene_id_or_name
 from splicescore.io.annotation import GeneIndex, Transcript
 from splicescore.io.genome import Reference
-from splicescore.models.spliceai.official import CONTEXT, align_alt, delta_scores, input_span0, masked_windows
+from splicescore.models.spliceai.official import CONTEXT, DeltaScores, align_alt, delta_scores, input_span0, masked_windows
 from splicescore.nn.incremental import AltEdit
+from splicescore.nn.reduce import SpliceAIDeltaRequest
 from splicescore.nn.tracks import TrackAlt, reference_tracks
 
 INFO_KEY = "SpliceAI"
@@ -63,20 +64,56 @@ def lookup_fields(y_ref: np.ndarray, y_alt: np.ndarray, cov: int, boundary_offse
     raw and masked delta scores (the mask applied to the same outputs), REF and ALT probabilities at
     each delta position and, with ``all_nonzero``, every position whose acceptor or donor
     probability changes by at least 0.01."""
+    return unit_scores(y_ref, y_alt, cov, boundary_offset, all_nonzero).lookup()
+
+
+@dataclass(frozen=True)
+class UnitScores:
+    """Everything the VCF and TSV write for one (ALT, transcript): the delta scores without and with
+    ``-M 1`` (the same DP), the REF and ALT probability of each score's channel at its DP, and the
+    ``--all-nonzero`` lists when asked for. From the outputs (:func:`unit_scores`) or from a row of
+    the device's reduction (:meth:`from_reduced`): the same numbers."""
+
+    raw: DeltaScores
+    masked: DeltaScores
+    ref_at: tuple[float, float, float, float]
+    alt_at: tuple[float, float, float, float]
+    nonzero: dict | None = None
+
+    @classmethod
+    def from_reduced(cls, row: dict) -> "UnitScores":
+        """From one unit's row of :class:`~splicescore.nn.reduce.SpliceAIDeltaRequest`."""
+        dp = tuple(int(p) for p in row["dp"])
+        return cls(DeltaScores(tuple(row["ds_raw"]), dp), DeltaScores(tuple(row["ds_masked"]), dp),
+                   tuple(float(v) for v in row["ref"]), tuple(float(v) for v in row["alt"]))
+
+    def lookup(self) -> dict:
+        """The TSV's :data:`LOOKUP_COLUMNS` (and :data:`NONZERO_COLUMNS` when computed)."""
+        out = {}
+        for name, r, m in zip(("AG", "AL", "DG", "DL"), self.raw.ds, self.masked.ds):
+            out[f"DS_{name}_RAW"], out[f"DS_{name}_MASKED"] = float(r), float(m)
+        for name, ref, alt in zip(("AG", "AL", "DG", "DL"), self.ref_at, self.alt_at):
+            out[f"DS_{name}_REF"], out[f"DS_{name}_ALT"] = ref, alt
+        out.update(self.nonzero or {})
+        return out
+
+
+def unit_scores(y_ref: np.ndarray, y_alt: np.ndarray, cov: int, boundary_offset: int,
+                all_nonzero: bool = False) -> UnitScores:
+    """:class:`UnitScores` of aligned outputs ``(cov, 3)`` (genomic orientation, POS-D .. POS+D)."""
     raw = delta_scores(y_ref, y_alt, cov, boundary_offset, False)
     masked = delta_scores(y_ref, y_alt, cov, boundary_offset, True)
-    out = {}
-    for name, r, m in zip(("AG", "AL", "DG", "DL"), raw.ds, masked.ds):
-        out[f"DS_{name}_RAW"], out[f"DS_{name}_MASKED"] = float(r), float(m)
-    for name, dp, channel in zip(("AG", "AL", "DG", "DL"), raw.dp, (1, 1, 2, 2)):
-        i = dp + cov // 2
-        out[f"DS_{name}_REF"], out[f"DS_{name}_ALT"] = float(y_ref[i, channel]), float(y_alt[i, channel])
+    at = [dp + cov // 2 for dp in raw.dp]
+    ref_at = tuple(float(y_ref[i, ch]) for i, ch in zip(at, (1, 1, 2, 2)))
+    alt_at = tuple(float(y_alt[i, ch]) for i, ch in zip(at, (1, 1, 2, 2)))
+    nonzero = None
     if all_nonzero:
+        nonzero = {}
         for column, channel in zip(NONZERO_COLUMNS, (1, 2)):
             delta = y_alt[:, channel] - y_ref[:, channel]
             hits = np.flatnonzero(np.abs(delta) >= np.float32(NONZERO_MIN))
-            out[column] = ";".join(f"{i - cov // 2}:{delta[i]:.4f}" for i in hits) or "."
-    return out
+            nonzero[column] = ";".join(f"{i - cov // 2}:{delta[i]:.4f}" for i in hits) or "."
+    return UnitScores(raw, masked, ref_at, alt_at, nonzero)
 
 
 @dataclass
@@ -89,6 +126,7 @@ class TranscriptAllele:
     ref_input: int = -1  # output holding this unit's REF track ...
     ref_offset: int = 0  # ... starting here (genomic orientation)
     same_as: "TranscriptAllele | None" = None  # a transcript of the same gene with the same windows: its outputs
+    reduced_row: int = -1  # its row in the chunk's reduction (SpliceAIScorer.reduction)
 
 
 class SpliceAIScorer(SlidingScorer):
@@ -250,9 +288,39 @@ class SpliceAIScorer(SlidingScorer):
         """Acceptor and donor, positions POS-D..POS+D."""
         return [make_track(name, aligned.ref[:, ch], aligned.alt_out[:, ch]) for ch, name in ((1, "acceptor"), (2, "donor"))]
 
+    def reduction(self, variants: list[Variant], plans: list[RecordPlan]) -> SpliceAIDeltaRequest | None:
+        """Every (ALT, transcript) of the chunk's plans (as :meth:`plan_chunk` made them) as one
+        device request; ``None`` with ``--all-nonzero`` (its lists need every position)."""
+        if self.all_nonzero:
+            return None
+        units = []
+        for variant, plan in zip(variants, plans):
+            for unit in plan.state:
+                if unit.alt_input is None:
+                    continue
+                src = unit.same_as or unit
+                unit.reduced_row = len(units)
+                units.append((src.ref_input, src.ref_offset, src.alt_input, unit.tx.strand == "-", len(variant.ref),
+                              len(unit.alt), unit.tx.nearest_boundary_offset(variant.pos1)))
+        return SpliceAIDeltaRequest(units, self.cov) if units else None
+
     def finish(self, variant: Variant, plan: RecordPlan, outputs: list[np.ndarray]) -> RecordResult:
         """``outputs[i]`` is the mean probability ``(3, L_i - 10000)`` for input ``i`` (of ``plan.inputs``,
         or of the chunk's inputs when the plan came from :meth:`plan_chunk`)."""
+
+        def scores(unit: TranscriptAllele) -> UnitScores:
+            y_ref, y_alt = self._aligned(variant, unit, outputs)
+            boundary = unit.tx.nearest_boundary_offset(variant.pos1)
+            return unit_scores(y_ref, y_alt, self.cov, boundary, self.all_nonzero)
+
+        return self._result(variant, plan, scores)
+
+    def finish_reduced(self, variant: Variant, plan: RecordPlan, reduced: list[dict]) -> RecordResult:
+        """As :meth:`finish`, from the rows of the chunk's :meth:`reduction`."""
+        return self._result(variant, plan, lambda unit: UnitScores.from_reduced(reduced[unit.reduced_row]))
+
+    def _result(self, variant: Variant, plan: RecordPlan, scores_of) -> RecordResult:
+        """The INFO entries and TSV rows of a record, ``scores_of(unit) -> UnitScores`` per scored unit."""
         result = RecordResult(skips=list(plan.skips))
         entries = []
         tx_entries = []
@@ -269,9 +337,8 @@ class SpliceAIScorer(SlidingScorer):
                 tx_entries.append(f"{unit.alt}|{unit.tx.gene}|{tx_tag}|.|.|.|.|.|.|.|.")
                 result.skips.append((unit.alt, "complex_allele"))
                 continue
-            y_ref, y_alt = self._aligned(variant, unit, outputs)
-            boundary = unit.tx.nearest_boundary_offset(variant.pos1)
-            scores = delta_scores(y_ref, y_alt, self.cov, boundary, self.mask)
+            unit_result = scores_of(unit)
+            scores = unit_result.masked if self.mask else unit_result.raw
             entry = scores.format(unit.alt, unit.tx.gene)
             if top:
                 entries.append(entry)
@@ -283,7 +350,7 @@ class SpliceAIScorer(SlidingScorer):
                 row.update(transcript_id=unit.tx.transcript_id or ".", transcript_priority=unit.tx.priority or ".")
             row.update({c: float(v) for c, v in zip(TSV_COLUMNS[:4], scores.ds)})
             row.update(dict(zip(TSV_COLUMNS[4:], scores.dp)))
-            row.update(lookup_fields(y_ref, y_alt, self.cov, boundary, self.all_nonzero))
+            row.update(unit_result.lookup())
             result.rows.append(row)
         if self.multi and tx_entries:
             result.extra[TX_INFO_KEY] = ",".join(tx_entries)
