@@ -77,8 +77,8 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, verbose: int) -> None:
               help="One worker per device (e.g. cuda:0,cuda:1); chunks of records alternate between them, "
                    "output order is input order. Overrides --device.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
-              help="GPU (or --engine batched): fp32 is exact; bf16/fp16 run the convolutions (faster, scores may differ in the "
-                   "second decimal).")
+              help="fp32 is exact; bf16/fp16 run convolutions and matrix products in reduced precision with fp32 sums "
+                   "(faster on GPUs, scores may differ in the second decimal), on any device.")
 @click.option("--engine", type=click.Choice(["auto", "batched", "windows"]), default="auto", show_default=True,
               help="SpliceAI/Pangolin compute path: batched (incremental ALT passes batched per layer, any device), "
                    "windows (every ALT as a full window), auto (CPU: per-track incremental jobs, byte-reproducible; "

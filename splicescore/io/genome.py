@@ -10,13 +10,9 @@ from pathlib import Path
 import pysam
 
 from splicescore.errors import InputError
+from splicescore.io.textfile import is_gzip
 
 _MITO = ("chrM", "MT", "M", "chrMT")
-
-
-def _is_gzip(path: str) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
 
 
 def contig_aliases(name: str) -> list[str]:
@@ -77,7 +73,7 @@ class Reference:
         """A FASTA without its index in a folder this process cannot write: build the index in a
         temporary folder (removed on :meth:`close`) instead of failing."""
         folder = os.path.dirname(os.path.abspath(self.path))
-        gz = _is_gzip(self.path)
+        gz = is_gzip(self.path)
         missing = not os.path.exists(self.path + ".fai") or (gz and not os.path.exists(self.path + ".gzi"))
         if not missing or os.access(folder, os.W_OK):
             return None
