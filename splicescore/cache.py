@@ -84,10 +84,12 @@ def scoring_settings(cfg, device_type: str) -> dict:
 
 
 def _engine_path(cfg, device_type: str) -> str:
-    """What ``--engine`` resolves to on ``device_type`` (``auto`` is ``tracks`` on the CPU)."""
-    name = getattr(cfg, "engine", "auto")
+    """What ``--engine`` resolves to on ``device_type`` (``auto`` is ``tracks`` on the CPU in fp32,
+    as :meth:`splicescore.nn.engine.Engine.path`; ``cfg`` None: the defaults)."""
+    name = cfg.engine if cfg is not None else "auto"
     if name == "auto":
-        return "tracks" if device_type == "cpu" else "batched"
+        fp32 = cfg is None or cfg.precision == "fp32"
+        return "tracks" if device_type == "cpu" and fp32 else "batched"
     return name
 
 

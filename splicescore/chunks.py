@@ -93,10 +93,12 @@ def make_computer(cfg, scorers: list, nets: list, device: torch.device, run_wind
     (:class:`splicescore.nn.engine.Engine`), which picks the path per network and device. Where the
     outputs stay on the device (the batched path, any GPU path) and the scorer gives a reduction,
     only that reduction's result comes back.
-    ``run_windows``: what runs plain windows (:func:`splicescore.nn.predict.predict`)."""
+    ``run_windows``: what runs plain windows (:func:`splicescore.nn.predict.predict`: the engine's
+    own, which keeps a reduction's outputs on the device; another, e.g. a test's stand-in, gets
+    ``precision`` and its outputs travel back to the device for a reduction)."""
     from splicescore.nn.engine import Engine
 
-    run = functools.partial(run_windows, precision=cfg.precision)
+    run = None if run_windows is predict else functools.partial(run_windows, precision=cfg.precision)
     engines = [Engine(cfg.engine, device, cfg.batch_size, max_positions(cfg, scorer), cfg.precision, run=run)
                for scorer in scorers]
 
