@@ -1,6 +1,9 @@
-"""Helpers that only tests use: SNV edits of a track and the SpliceAI mean over replicas of one track."""
+"""Helpers that only tests use: SNV edits of a track, the SpliceAI mean over replicas of one track, a VCF
+of chosen records."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,3 +29,12 @@ def spliceai_track(ensemble, x: torch.Tensor, edits: list[AltEdit]):
     """REF outputs ``(3, L - context)`` of one track and the ALT outputs of ``edits`` for a SpliceAI
     ensemble: the mean of the replicas' softmax outputs, summed in replica order."""
     return combine_replicas([track_pass(net.trunk, spliceai_head(net), x, edits) for net in ensemble.replicas])
+
+
+def vcf_subset(source: Path, ids: set[str], path: Path, extra: str = "") -> Path:
+    """``path``: the header of VCF ``source``, its records whose ID is in ``ids`` (in file order),
+    then the record lines ``extra``."""
+    lines = source.read_text().splitlines(keepends=True)
+    keep = [line for line in lines if line.startswith("#") or line.split("\t")[2] in ids]
+    path.write_text("".join(keep) + extra)
+    return path

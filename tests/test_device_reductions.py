@@ -15,6 +15,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import BRCA1_TABLE, BUNDLED_FASTA, BUNDLED_VCF, _as_home, install_random_weights, run_main
+from helpers import vcf_subset
 
 IDS = {"182075", "55504", "427250", "462649"}  # deletions (one spans PLUS1's exon end), an SNV, an insertion
 MULTI = "17\t43045795\tmulti\tC\tA,T,CAG\t.\t.\t.\n"  # SNVs and an insertion on one record
@@ -30,11 +31,7 @@ def home(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def vcf(tmp_path_factory):
-    src = BUNDLED_VCF.read_text().splitlines(keepends=True)
-    keep = [line for line in src if line.startswith("#") or line.split("\t")[2] in IDS]
-    path = tmp_path_factory.mktemp("reduce_vcf") / "subset.vcf"
-    path.write_text("".join(keep) + MULTI)
-    return path
+    return vcf_subset(BUNDLED_VCF, IDS, tmp_path_factory.mktemp("reduce_vcf") / "subset.vcf", MULTI)
 
 
 @pytest.fixture(scope="module")

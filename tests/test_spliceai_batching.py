@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import BUNDLED_FASTA, BUNDLED_VCF, _as_home, run_main
+from helpers import vcf_subset
 
 IDS = {"182075", "383141", "125856", "55504", "55451", "265051", "55383", "462649", "415597", "418064"}
 MULTI = "17\t43045795\tmulti\tC\tA,T\t.\t.\t.\n"  # the bundled SNV 383141 with a second ALT
@@ -17,11 +18,7 @@ MULTI = "17\t43045795\tmulti\tC\tA,T\t.\t.\t.\n"  # the bundled SNV 383141 with 
 
 @pytest.fixture(scope="module")
 def subset(tmp_path_factory):
-    src = BUNDLED_VCF.read_text().splitlines(keepends=True)
-    keep = [l for l in src if l.startswith("#") or l.split("\t")[2] in IDS]
-    path = tmp_path_factory.mktemp("batching") / "subset.vcf"
-    path.write_text("".join(keep) + MULTI)
-    return path
+    return vcf_subset(BUNDLED_VCF, IDS, tmp_path_factory.mktemp("batching") / "subset.vcf", MULTI)
 
 
 @pytest.fixture(scope="module")
