@@ -22,9 +22,10 @@ per measurement as it goes (also to ``--out``), and a table last. Sections:
    their official ALT, and indels on the same tracks).
 4. ``speed``: SNV/s for both engines, fp32 and bf16, at a few batch sizes (``dense``: 200 SNVs per
    track of 1,000 outputs; ``isolated``: one SNV per 10,101-nt track), with peak memory and the
-   FLOP rate as a fraction of a measured conv1d/matmul ceiling. SpliceAI's rows reduce each chunk
-   to its DS/DP on the device (``SpliceAIDeltaRequest``, as the pipeline does), so only the scores
-   come back.
+   FLOP rate as a fraction of a measured conv1d/matmul ceiling. Every row reduces each chunk to
+   its scores on the device, as the pipeline does (SpliceAI: ``SpliceAIDeltaRequest``, DS/DP;
+   Pangolin: ``PangolinDeltaRequest``, loss/gain from each SNV's REF slice and ALT), so only the
+   scores come back.
 5. ``oom``: under ``torch.cuda.set_per_process_memory_fraction`` the engine and ``predict`` meet
    an out-of-memory error, halve, remember and finish with the same numbers.
 
@@ -49,8 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # conv_flops
 from splicescore.nn.engine import Engine  # noqa: E402
 from splicescore.nn.incremental import AltEdit  # noqa: E402
 from splicescore.nn.predict import exact_math, predict  # noqa: E402
-from splicescore.nn.reduce import SpliceAIDeltaRequest  # noqa: E402
-from splicescore.nn.tracks import TrackAlt  # noqa: E402
+from splicescore.nn.reduce import PangolinDeltaRequest, SpliceAIDeltaRequest  # noqa: E402
+from splicescore.nn.tracks import TrackAlt, TrackSlice  # noqa: E402
 
 CONTEXT = 10_000
 D = 50
@@ -226,13 +227,17 @@ def _synthetic(kind: str, n_snv: int, rng) -> list:
     return pairs
 
 
-def chunk_inputs(pairs: list) -> list:
-    """An engine input list: each track followed by its edits."""
+def chunk_inputs(pairs: list, ref_slices: bool = False) -> list:
+    """An engine input list: each track followed by its edits (and, with ``ref_slices``, each
+    edit's REF outputs as a :class:`TrackSlice` after it, as Pangolin's plans have them)."""
     inputs = []
     for x, edits in pairs:
         t = len(inputs)
         inputs.append(x)
-        inputs += [TrackAlt(t, e) for e in edits]
+        for e in edits:
+            inputs.append(TrackAlt(t, e))
+            if ref_slices:
+                inputs.append(TrackSlice(t, e.out_lo, e.n_out))
     return inputs
 
 
@@ -242,6 +247,13 @@ def spliceai_request(inputs: list) -> SpliceAIDeltaRequest:
     units = [(x.track, x.edit.out_lo - CONTEXT // 2, i, False, x.edit.ref_len, len(x.edit.alt), 0)
              for i, x in enumerate(inputs) if isinstance(x, TrackAlt)]
     return SpliceAIDeltaRequest(units, 2 * D + 1)
+
+
+def pangolin_request(inputs: list) -> PangolinDeltaRequest:
+    """The pipeline's device reduction of a chunk from ``chunk_inputs(..., ref_slices=True)``:
+    per-position loss/gain of every SNV (its REF slice follows its edit)."""
+    units = [(i + 1, i, False, 1, 1) for i, x in enumerate(inputs) if isinstance(x, TrackAlt)]
+    return PangolinDeltaRequest(units, D)
 
 
 def conv_ceiling(args, device, dtype) -> float:
@@ -314,8 +326,8 @@ def _speed_row(args, device, net, model, kind, inputs, engine_name, precision, b
     engine = Engine(engine_name, device, bs, max_positions, precision)
     # chunks as the pipeline hands them over: dense one track each, isolated 2 x batch tracks
     per = 1 if kind == "dense" else 2 * bs
-    chunks = [chunk_inputs(inputs[k : k + per]) for k in range(0, len(inputs), per)]
-    requests = [spliceai_request(c) if model == "spliceai" else None for c in chunks]
+    chunks = [chunk_inputs(inputs[k : k + per], ref_slices=model == "pangolin") for k in range(0, len(inputs), per)]
+    requests = [(spliceai_request if model == "spliceai" else pangolin_request)(c) for c in chunks]
     reset_peak(device)
     with torch.inference_mode():
         if not args.quick:
@@ -337,10 +349,10 @@ def _speed_row(args, device, net, model, kind, inputs, engine_name, precision, b
     else:  # every track and full ALT window through the valid trunk
         trunk = net.members()[0][0]
         flops = members * sum(window_flops(trunk, (len(x) if not isinstance(x, TrackAlt) else len(x.window(c, CONTEXT)))
-                                           - CONTEXT) for c in chunks[:done] for x in c)
+                                           - CONTEXT) for c in chunks[:done] for x in c if not isinstance(x, TrackSlice))
     rate = flops / seconds / 1e12
     emit(args.out, section="speed", model=model, input=kind, engine=engine_name, precision=precision, batch=bs,
-         reduced_on_device=model == "spliceai", snvs=snvs, seconds=round(seconds, 3), snv_per_s=round(snvs / seconds, 1),
+         reduced_on_device=True, snvs=snvs, seconds=round(seconds, 3), snv_per_s=round(snvs / seconds, 1),
          gflop_per_snv=round(flops / max(1, snvs) / 1e9, 2), tflops=round(rate, 3),
          of_conv_ceiling=round(rate / ceiling[0], 3), peak_mib=round(peak_mib(device)))
 
