@@ -77,6 +77,9 @@ def scoring_settings(cfg, device_type: str) -> dict:
         # another compute path than the device's default rounds differently (same strings;
         # unrounded values to ~1e-9); the default's keys stay those of earlier versions
         settings["engine"] = _engine_path(cfg, device_type)
+    if device_type == "cpu" and cfg.precision != "fp32":
+        # every model's windows get the bf16/fp16 casts on the CPU (before: the batched engine's only)
+        settings["cpu_casts"] = "all"
     if device_type != "cpu":  # GPU kernels and batch composition change the last bits
         settings.update(batch_size=cfg.batch_size, chunk_size=cfg.chunk_size,
                         gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None)

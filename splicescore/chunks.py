@@ -56,7 +56,7 @@ class ModelWork:
     todo: list
     plans: list
     inputs: list
-    reduction: object = None  # the scorer's UnitReduction of these plans, or None
+    reduction: object = None  # the scorer's UnitReduction of these plans, when the engine ran one
     outputs: list | None = None
     reduced: list | None = None  # per unit, when the engine ran the reduction (then outputs stay None)
 
@@ -83,7 +83,7 @@ def plan_job(chunk: list, first_index: int, built, cache=None, refcheck=None) ->
         stored = [cache.get(k) for k in keys] if cache else [None] * len(chunk)
         todo = [v for v, r in zip(job.variants, stored) if r is None]
         inputs, plans = scorer.plan_chunk(todo)  # plans may share inputs across records (reference tracks)
-        job.work.append(ModelWork(keys, stored, todo, plans, inputs, scorer.reduction(todo, plans)))
+        job.work.append(ModelWork(keys, stored, todo, plans, inputs))
     return job
 
 
@@ -103,8 +103,11 @@ def make_computer(cfg, scorers: list, nets: list, device: torch.device, run_wind
                for scorer in scorers]
 
     def compute(job: ChunkJob) -> None:
-        for engine, net, w in zip(engines, nets, job.work):
-            if w.reduction is not None and engine.reduces_on_device(net, w.inputs):
+        for scorer, engine, net, w in zip(scorers, engines, nets, job.work):
+            # the reduction numbers the plans' units; the main thread touches them again only to finish
+            if engine.reduces_on_device(net, w.inputs):
+                w.reduction = scorer.reduction(w.todo, w.plans)
+            if w.reduction is not None:
                 w.reduced = w.reduction.unpack(engine(net, w.inputs, reduce=w.reduction))
             else:
                 w.outputs = engine(net, w.inputs)

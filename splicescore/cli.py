@@ -81,8 +81,9 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, verbose: int) -> None:
                    "(faster on GPUs, scores may differ in the second decimal), on any device.")
 @click.option("--engine", type=click.Choice(["auto", "batched", "windows"]), default="auto", show_default=True,
               help="SpliceAI/Pangolin compute path: batched (incremental ALT passes batched per layer, any device), "
-                   "windows (every ALT as a full window), auto (CPU: per-track incremental jobs, byte-reproducible; "
-                   "GPU: batched). All are exact in fp32 (the same strings; values to float rounding).")
+                   "windows (every ALT as a full window), auto (CPU in fp32: per-track incremental jobs, "
+                   "byte-reproducible; otherwise batched). All are exact in fp32 (the same strings; values to float "
+                   "rounding).")
 @click.option("--threads", default=None, type=click.IntRange(1), help="CPU threads for inference [default: torch's].")
 @click.option("--transcripts", default="auto", show_default=True,
               help="GTF/GFF3 only. One transcript per gene: auto (MANE_Select, else Ensembl_canonical, else longest), "

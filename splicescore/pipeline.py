@@ -63,7 +63,7 @@ class RunConfig:
     model_options: dict = field(default_factory=dict)
     weights_home: Path | None = None
     devices: tuple[str, ...] | None = None  # one worker per device (overrides ``device``)
-    precision: str = "fp32"  # GPU autocast: fp32 (exact), bf16 or fp16
+    precision: str = "fp32"  # fp32 (exact), bf16 or fp16 (explicit casts, splicescore.nn.precision)
     cache: str | None = None  # score cache file (splicescore.cache): records scored before are not scored again
     engine: str = "auto"  # SpliceAI/Pangolin compute path (splicescore.nn.engine): auto, batched, windows
 

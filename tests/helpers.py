@@ -35,6 +35,6 @@ def vcf_subset(source: Path, ids: set[str], path: Path, extra: str = "") -> Path
     """``path``: the header of VCF ``source``, its records whose ID is in ``ids`` (in file order),
     then the record lines ``extra``."""
     lines = source.read_text().splitlines(keepends=True)
-    keep = [line for line in lines if line.startswith("#") or line.split("\t")[2] in ids]
+    keep = [line for line in lines if line.startswith("#") or (line.strip() and line.split("\t")[2] in ids)]
     path.write_text("".join(keep) + extra)
     return path

@@ -7,7 +7,8 @@ their rows come back (:meth:`splicescore.nn.engine.Engine.reduces_on_device`). F
 strings, the unrounded TSV values, ``-0.00`` signs, first-index ties, deletions' float64 (Pangolin).
 Random-weight networks, the bundled BRCA1 example and a GTF written from the BRCA1 gene table with
 a second transcript and a plus-strand gene (so both strands and the per-transcript entries are
-reduced); no ../shared.
+reduced), in chunks of 3 records, with a record outside every gene, a complex allele and a
+partly cached chunk; no ../shared.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from conftest import BRCA1_TABLE, BUNDLED_FASTA, BUNDLED_VCF, _as_home, install_
 from helpers import vcf_subset
 
 IDS = {"182075", "55504", "427250", "462649"}  # deletions (one spans PLUS1's exon end), an SNV, an insertion
-MULTI = "17\t43045795\tmulti\tC\tA,T,CAG\t.\t.\t.\n"  # SNVs and an insertion on one record
+EXTRA = (
+    "17\t43045795\tmulti\tC\tA,T,CAG\t.\t.\t.\n"  # SNVs and an insertion on one record
+    "17\t43126000\tnogene\tC\tT\t.\t.\t.\n"  # past both genes: no_gene, no unit in the reduction
+    "17\t43045900\tcomplex\tAG\tTC,A\t.\t.\t.\n"  # SpliceAI: dots for AG>TC; Pangolin scores the MNV
+)
+#: every run in chunks of 3 records: the units of several chunks are numbered and finished apart
+CHUNKS = ["--chunk-size", "3"]
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +38,7 @@ def home(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def vcf(tmp_path_factory):
-    return vcf_subset(BUNDLED_VCF, IDS, tmp_path_factory.mktemp("reduce_vcf") / "subset.vcf", MULTI)
+    return vcf_subset(BUNDLED_VCF, IDS, tmp_path_factory.mktemp("reduce_vcf") / "subset.vcf", EXTRA)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +79,7 @@ def _run(home, vcf, gtf, out_dir, args, on_device: bool, monkeypatch) -> tuple[b
     out, tsv = out_dir / "out.vcf", out_dir / "out.tsv"
     with _as_home(home):
         code = run_main(["vcf", "-i", vcf, "-o", out, "--tsv", tsv, "-r", BUNDLED_FASTA, "-a", gtf, "--device", "cpu",
-                         "--engine", "batched", "--batch-size", 8, *args])
+                         "--engine", "batched", "--batch-size", 8, *CHUNKS, *args])
     monkeypatch.undo()
     assert code == 0
     return out.read_bytes(), tsv.read_bytes(), len(calls)
@@ -98,7 +105,8 @@ def test_device_reduction_writes_the_host_bytes(home, vcf, gtf, tmp_path, monkey
     assert dev_tsv == host_tsv
     body = [line for line in dev_vcf.decode().splitlines() if not line.startswith("#")]
     key = "SpliceAI=" if "spliceai" in case else "Pangolin="
-    assert len(body) == len(IDS) + 1 and sum(key in line for line in body) >= len(IDS)
+    assert len(body) == len(IDS) + 3 and sum(key in line for line in body) == len(IDS) + 2
+    assert "no_gene" in next(line for line in body if "\tnogene\t" in line)
     if "transcripts" in case:
         assert "BRCA1-T1" in dev_tsv.decode() and "PLUS1" in dev_tsv.decode()
 
@@ -107,3 +115,22 @@ def test_all_nonzero_keeps_the_host_scoring(home, vcf, gtf, tmp_path, monkeypatc
     """``--all-nonzero`` lists need every position: SpliceAI gives no reduction, the outputs come back."""
     _, tsv, calls = _run(home, vcf, gtf, tmp_path, ["--model", "spliceai", "--all-nonzero"], True, monkeypatch)
     assert calls == 0 and b"ACCEPTOR_DELTAS" in tsv
+
+
+def test_partly_cached_chunks(home, vcf, gtf, tmp_path, monkeypatch):
+    """With some records of a chunk already in the score cache, only the others are planned and
+    reduced: the same bytes as the host path from the same cache (SpliceAI, several transcripts)."""
+    import shutil
+
+    args = ["--model", "spliceai", "--transcripts", "all"]
+    first = vcf_subset(vcf, {"182075", "427250", "nogene"}, tmp_path / "first.vcf")
+    (tmp_path / "seed").mkdir()
+    _run(home, first, gtf, tmp_path / "seed", [*args, "--cache", tmp_path / "seed.sqlite"], True, monkeypatch)
+    runs = {}
+    for side in ("dev", "host"):
+        (tmp_path / side).mkdir()
+        shutil.copy(tmp_path / "seed.sqlite", tmp_path / f"{side}.sqlite")
+        runs[side] = _run(home, vcf, gtf, tmp_path / side, [*args, "--cache", tmp_path / f"{side}.sqlite"],
+                          side == "dev", monkeypatch)
+    assert runs["dev"][2] > 0 and runs["host"][2] == 0
+    assert runs["dev"][:2] == runs["host"][:2]

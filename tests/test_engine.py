@@ -318,6 +318,8 @@ def test_cli_engine_option_and_cache_key(capsys):
     bf16 = lambda e: RunConfig(input="", output="", reference="", engine=e, precision="bf16")  # noqa: E731
     assert scoring_settings(bf16("auto"), "cpu") == scoring_settings(bf16("batched"), "cpu")
     assert scoring_settings(bf16("auto"), "cpu")["engine"] == "batched"
+    # every model's windows get the casts on the CPU now: keys apart from the batched-only casts' before
+    assert scoring_settings(bf16("auto"), "cpu")["cpu_casts"] == "all" and "cpu_casts" not in scoring_settings(cfg("auto"), "cpu")
 
 
 def test_exact_math_turns_tf32_off_and_restores_it():

@@ -247,6 +247,8 @@ class Scorer(ABC):
         """Results of a chunk planned by :meth:`plan_chunk` from the outputs of its inputs, or
         (``outputs`` None) from ``reduced``, the unpacked result of :meth:`reduction`."""
         if outputs is None:
+            if reduced is None:
+                raise ValueError(f"{self.name}: a chunk to finish needs its outputs or its reduction's rows")
             return [self.finish_reduced(v, p, reduced) for v, p in zip(variants, plans)]
         return [self.finish(v, p, p.outputs_of(outputs)) for v, p in zip(variants, plans)]
 

@@ -82,12 +82,19 @@ def spliceai_delta_scores(y_ref: torch.Tensor, y_alt: torch.Tensor, cov: int, bo
     idx = deltas.argmax(dim=-1)  # the first maximum, as np.argmax
     values = deltas.gather(-1, idx[..., None])[..., 0]
     rel = idx - cov // 2
+    return spliceai_mask(values, rel, boundary_offset, mask), rel
+
+
+def spliceai_mask(values: torch.Tensor, rel: torch.Tensor, boundary_offset, mask) -> torch.Tensor:
+    """SpliceAI's ``-M`` on the extreme deltas ``values`` ``(..., 4)`` at positions ``rel`` (relative
+    to POS) of :func:`spliceai_delta_scores`: a gain at the annotated boundary, a loss anywhere else,
+    multiplied by 0 (``mask`` False: by 1, the same bits)."""
     offset = torch.as_tensor(boundary_offset, dtype=torch.long, device=rel.device)
     at_site = rel == offset[..., None]
     gains = torch.tensor(_SPLICEAI_GAINS, device=rel.device)
     masked = torch.as_tensor(mask, dtype=torch.bool, device=rel.device)[..., None] & (at_site == gains)
     keep = 1 - masked.to(torch.int32)  # v * float32(1 - m): a negative v masked is -0.0, as numpy
-    return values * keep.to(values.dtype), rel
+    return values * keep.to(values.dtype)
 
 
 # ----------------------------------------------------------------------------- Pangolin
@@ -246,7 +253,7 @@ class SpliceAIDeltaRequest(UnitReduction):
         y_alt = spliceai_align_alt(y_alt, ref_len, alt_len, self.cov)
         boundary = torch.tensor([u[6] for u in units], dtype=torch.long, device=y_ref.device)
         ds_raw, dp = spliceai_delta_scores(y_ref, y_alt, self.cov, boundary, False)
-        ds_masked, _ = spliceai_delta_scores(y_ref, y_alt, self.cov, boundary, True)
+        ds_masked = spliceai_mask(ds_raw, dp, boundary, True)  # the deltas once: only the mask differs
         at = (dp + self.cov // 2)[..., None]  # (N, 4, 1) window index of each score
         channels = torch.tensor(_SPLICEAI_CHANNELS, device=y_ref.device)
         ref_at = y_ref[:, :, channels].transpose(1, 2).gather(-1, at)[..., 0]

@@ -126,7 +126,7 @@ class TranscriptAllele:
     ref_input: int = -1  # output holding this unit's REF track ...
     ref_offset: int = 0  # ... starting here (genomic orientation)
     same_as: "TranscriptAllele | None" = None  # a transcript of the same gene with the same windows: its outputs
-    reduced_row: int = -1  # its row in the chunk's reduction (SpliceAIScorer.reduction)
+    reduced_row: int | None = None  # its row in the chunk's reduction (SpliceAIScorer.reduction)
 
 
 class SpliceAIScorer(SlidingScorer):
