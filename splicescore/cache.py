@@ -40,6 +40,7 @@ from splicescore import __version__
 from splicescore.errors import InputError, OutputError, WeightsError
 from splicescore.core.scorer import RecordResult, Variant
 from splicescore.model_options import cache_settings
+from splicescore.nn.engine import track_path
 from splicescore.weights import read_manifest
 
 #: layout of the cache file; a file of another version is refused (use another file or delete it)
@@ -73,10 +74,11 @@ def scoring_settings(cfg, device_type: str) -> dict:
         "precision": cfg.precision,
         "torch": torch.__version__,
     }
-    if _engine_path(cfg, device_type) != _engine_path(None, device_type):
+    path = track_path(cfg.engine, device_type, cfg.precision)
+    if path != track_path("auto", device_type, "fp32"):
         # another compute path than the device's default rounds differently (same strings;
         # unrounded values to ~1e-9); the default's keys stay those of earlier versions
-        settings["engine"] = _engine_path(cfg, device_type)
+        settings["engine"] = path
     if device_type == "cpu" and cfg.precision != "fp32":
         # every model's windows get the bf16/fp16 casts on the CPU (before: the batched engine's only)
         settings["cpu_casts"] = "all"
@@ -84,16 +86,6 @@ def scoring_settings(cfg, device_type: str) -> dict:
         settings.update(batch_size=cfg.batch_size, chunk_size=cfg.chunk_size,
                         gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None)
     return settings
-
-
-def _engine_path(cfg, device_type: str) -> str:
-    """What ``--engine`` resolves to on ``device_type`` (``auto`` is ``tracks`` on the CPU in fp32,
-    as :meth:`splicescore.nn.engine.Engine.path`; ``cfg`` None: the defaults)."""
-    name = cfg.engine if cfg is not None else "auto"
-    if name == "auto":
-        fp32 = cfg is None or cfg.precision == "fp32"
-        return "tracks" if device_type == "cpu" and fp32 else "batched"
-    return name
 
 
 def _entry(tx) -> dict:

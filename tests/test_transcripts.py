@@ -167,11 +167,14 @@ def test_other_modes_and_types(shared, weights_home, vcf, multi_gtf, tmp_path):
     assert tx_ids(nmd) == {"ENST_NMD", "ENST_SAME"}
 
 
-def test_lookup_fields_from_the_same_outputs():
+def test_lookup_columns_from_the_same_outputs():
     """Raw and masked deltas of one pass, REF/ALT probabilities at the DPs, |delta| >= 0.01 lists."""
     import numpy as np
 
-    from splicescore.models.spliceai.scorer import lookup_fields
+    from splicescore.models.spliceai.scorer import unit_scores
+
+    def lookup_fields(y_ref, y_alt, cov, boundary_offset, all_nonzero=False):
+        return unit_scores(y_ref, y_alt, cov, boundary_offset, all_nonzero).lookup()
 
     cov = 11  # D = 5
     y_ref = np.zeros((cov, 3), np.float32)

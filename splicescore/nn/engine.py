@@ -53,6 +53,15 @@ DEFAULT_POSITIONS = 64 * 10_101
 Reduction = Callable[[list], Any]
 
 
+def track_path(name: str, device_type: str, precision: str) -> str:
+    """``tracks``, ``batched`` or ``windows``: what engine ``name`` runs a network's track inputs on
+    (``auto``: the CPU's per-track jobs in exact fp32, the batched engine otherwise)."""
+    if name != "auto":
+        return name
+    # the tracks path is exact fp32 only; reduced precision on tracks is the batched path's
+    return "tracks" if device_type == "cpu" and precision == "fp32" else "batched"
+
+
 def has_tracks(inputs: Sequence) -> bool:
     return any(isinstance(x, (TrackAlt, TrackSlice)) for x in inputs)
 
@@ -98,12 +107,7 @@ class Engine:
         """``windows``, ``tracks`` or ``batched``: what :meth:`__call__` runs for ``net``."""
         if not hasattr(net, "members") or (inputs and not has_tracks(inputs)):
             return "windows"
-        if self.name == "windows":
-            return "windows"
-        if self.name == "batched":
-            return "batched"
-        # the tracks path is exact fp32 only; reduced precision on tracks is the batched path's
-        return "tracks" if self.device.type == "cpu" and self.precision == "fp32" else "batched"
+        return track_path(self.name, self.device.type, self.precision)
 
     def reduces_on_device(self, net, inputs: Sequence) -> bool:
         """Whether a reduction saves anything here: the outputs are on the device (the batched

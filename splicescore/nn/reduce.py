@@ -178,16 +178,14 @@ class UnitReduction(ABC):
     on the device outputs) whose host result :meth:`unpack` splits into one value per scored unit,
     in the order the units were given. Units of one (REF length, ALT length) reduce as one batch."""
 
+    #: where a unit tuple holds its REF and ALT lengths
+    shape_fields: tuple[int, int]
+
     def __init__(self, units: Sequence[tuple]):
         self.units = list(units)
         self.groups: dict[tuple, list[int]] = {}
         for k, u in enumerate(self.units):
-            self.groups.setdefault(self.shape_of(u), []).append(k)
-
-    @staticmethod
-    @abstractmethod
-    def shape_of(unit: tuple) -> tuple:
-        """``(ref_len, alt_len)`` of a unit."""
+            self.groups.setdefault(tuple(u[i] for i in self.shape_fields), []).append(k)
 
     @abstractmethod
     def reduce_group(self, outputs: list, shape: tuple, units: list[tuple]) -> dict:
@@ -229,13 +227,11 @@ class SpliceAIDeltaRequest(UnitReduction):
     each score's channel at its DP).
     """
 
+    shape_fields = (4, 5)
+
     def __init__(self, units: Sequence[tuple], cov: int):
         super().__init__(units)
         self.cov = cov
-
-    @staticmethod
-    def shape_of(unit: tuple) -> tuple:
-        return unit[4], unit[5]
 
     def _ref_window(self, y: torch.Tensor, ref_offset: int, minus: bool) -> torch.Tensor:
         """``(3, cov)``: positions ``ref_offset ..`` of ``y`` ``(3, n)`` in genomic orientation."""
@@ -277,13 +273,11 @@ class PangolinDeltaRequest(UnitReduction):
     a deletion), as ``loss_gain(per_tissue_delta(...))``.
     """
 
+    shape_fields = (3, 4)
+
     def __init__(self, units: Sequence[tuple], d: int):
         super().__init__(units)
         self.d = d
-
-    @staticmethod
-    def shape_of(unit: tuple) -> tuple:
-        return unit[3], unit[4]
 
     def reduce_group(self, outputs: list, shape: tuple, units: list[tuple]) -> dict:
         minus = [u[2] for u in units]

@@ -58,15 +58,6 @@ TX_INFO_DESCRIPTION = (
 gene_key = gene_id_or_name
 
 
-def lookup_fields(y_ref: np.ndarray, y_alt: np.ndarray, cov: int, boundary_offset: int,
-                  all_nonzero: bool = False) -> dict:
-    """The TSV's SpliceAI-lookup columns from the aligned outputs ``(cov, 3)`` of :func:`delta_scores`:
-    raw and masked delta scores (the mask applied to the same outputs), REF and ALT probabilities at
-    each delta position and, with ``all_nonzero``, every position whose acceptor or donor
-    probability changes by at least 0.01."""
-    return unit_scores(y_ref, y_alt, cov, boundary_offset, all_nonzero).lookup()
-
-
 @dataclass(frozen=True)
 class UnitScores:
     """Everything the VCF and TSV write for one (ALT, transcript): the delta scores without and with
